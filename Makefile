@@ -1,0 +1,37 @@
+# migration_guard/Makefile
+
+MODULE_big = migration_guard
+OBJS = \
+	$(WIN32RES) \
+	src/migration_guard.o \
+	src/mg_analyze.o \
+	src/mg_policy.o \
+	src/mg_rules_alter_table.o \
+	src/mg_rules_column.o \
+	src/mg_rules_constraint.o \
+	src/mg_rules_index.o \
+	src/mg_rules_maintenance.o \
+	src/mg_rules_partition.o \
+	src/mg_size.o \
+	src/mg_sql.o \
+	src/mg_utility.o
+
+EXTENSION = migration_guard
+EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
+DATA = migration_guard--1.0.sql
+PGFILEDESC = "migration_guard - reject long-lock DDL on big tables"
+
+PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
+
+# Tests run on a throwaway server that pg_regress starts with the guard
+# preloaded (see migration_guard.conf); test/run-tests.sh drives them.
+REGRESS = setup add_column alter_type constraints indexes partitions \
+	maintenance nested security guc size estimate
+REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
+ISOLATION = lock_wait
+ISOLATION_OPTS = --temp-instance=./tmp_isolation --temp-config=$(srcdir)/migration_guard.conf
+TAP_TESTS = 1
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,132 @@
+/*-------------------------------------------------------------------------
+ *
+ * mg_compat.h
+ *		Every PostgreSQL version difference migration_guard cares about.
+ *
+ * The rest of the code is written against the newest API and uses the names
+ * defined here; no other file tests PG_VERSION_NUM.  Supported: 14 to 19.
+ *
+ * Copyright (c) 2026, migration_guard developers
+ *
+ * IDENTIFICATION
+ *		src/mg_compat.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MG_COMPAT_H
+#define MG_COMPAT_H
+
+#include "postgres.h"
+
+#include "common/relpath.h"
+#include "nodes/parsenodes.h"
+#include "storage/lock.h"
+#if PG_VERSION_NUM >= 160000
+#include "storage/relfilelocator.h"
+#else
+#include "storage/relfilenode.h"
+#endif
+
+#if PG_VERSION_NUM < 140000
+#error "migration_guard requires PostgreSQL 14 or later"
+#endif
+
+#define MG_PG15_GTE (PG_VERSION_NUM >= 150000)
+#define MG_PG16_GTE (PG_VERSION_NUM >= 160000)
+#define MG_PG17_GTE (PG_VERSION_NUM >= 170000)
+#define MG_PG18_GTE (PG_VERSION_NUM >= 180000)
+#define MG_PG19_GTE (PG_VERSION_NUM >= 190000)
+
+/* 19 replaced ClusterStmt by RepackStmt (REPACK, CLUSTER, VACUUM FULL). */
+#define MG_HAVE_REPACK MG_PG19_GTE
+
+/* get_qual_from_partbound lost its unused first argument in 15. */
+#if MG_PG15_GTE
+#define mg_get_qual_from_partbound(parent, spec) get_qual_from_partbound(parent, spec)
+#else
+#define mg_get_qual_from_partbound(parent, spec) get_qual_from_partbound(parent, parent, spec)
+#endif
+
+/* GUC prefix reservation got its current name in 15. */
+#if !MG_PG15_GTE
+#define MarkGUCPrefixReserved(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/* Materialized set-returning functions: InitMaterializedSRF is 15.1+. */
+#if !MG_PG15_GTE
+#define InitMaterializedSRF(fcinfo, flags) SetSingleFuncCall(fcinfo, flags)
+#endif
+
+/*
+ * ALTER TABLE subcommands.  Up to 15 the parser produced separate *Recurse
+ * variants; 16 removed them.  The MG_AT_IS_* predicates hide that.
+ */
+#if MG_PG16_GTE
+#define MG_AT_IS_ADD_COLUMN(t)		((t) == AT_AddColumn)
+#define MG_AT_IS_ADD_CONSTRAINT(t)	((t) == AT_AddConstraint)
+#else
+#define MG_AT_IS_ADD_COLUMN(t)		((t) == AT_AddColumn || (t) == AT_AddColumnRecurse)
+#define MG_AT_IS_ADD_CONSTRAINT(t)	((t) == AT_AddConstraint || (t) == AT_AddConstraintRecurse)
+#endif
+
+/* SET ACCESS METHOD on tables exists from 15, SET EXPRESSION from 17. */
+#define MG_HAVE_AT_SET_ACCESS_METHOD MG_PG15_GTE
+#define MG_HAVE_AT_SET_EXPRESSION MG_PG17_GTE
+
+/* NOT ENFORCED constraints and virtual generated columns are 18+. */
+#if MG_PG18_GTE
+#define MG_CONSTRAINT_IS_ENFORCED(con) ((con)->is_enforced)
+#define MG_GENERATED_IS_VIRTUAL(con) \
+	((con)->generated_kind == ATTRIBUTE_GENERATED_VIRTUAL)
+#else
+#define MG_CONSTRAINT_IS_ENFORCED(con) (true)
+#define MG_GENERATED_IS_VIRTUAL(con) (false)
+#endif
+
+/* LockHeldByMe gained an "or stronger" argument in 17. */
+static inline bool
+mg_lock_held_by_me(const LOCKTAG *tag, LOCKMODE mode)
+{
+#if MG_PG17_GTE
+	return LockHeldByMe(tag, mode, false);
+#else
+	return LockHeldByMe(tag, mode);
+#endif
+}
+
+/*
+ * Path of the main fork of a permanent relation, palloc'd.  RelFileNode
+ * became RelFileLocator in 16, and relpath() returns a struct from 18.
+ */
+static inline char *
+mg_relation_path(Oid spcoid, Oid dboid, Oid filenode, ForkNumber fork)
+{
+#if MG_PG16_GTE
+	RelFileLocator loc;
+
+	loc.spcOid = spcoid;
+	loc.dbOid = dboid;
+	loc.relNumber = filenode;
+#if MG_PG18_GTE
+	return pstrdup(relpathperm(loc, fork).str);
+#else
+	return relpathperm(loc, fork);
+#endif
+#else
+	RelFileNode loc;
+
+	loc.spcNode = spcoid;
+	loc.dbNode = dboid;
+	loc.relNode = filenode;
+	return relpathperm(loc, fork);
+#endif
+}
+
+/* PG_MODULE_MAGIC_EXT (name and version in pg_get_loaded_modules) is 18+. */
+#if MG_PG18_GTE
+#define MG_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "migration_guard", .version = MG_VERSION)
+#else
+#define MG_MODULE_MAGIC PG_MODULE_MAGIC
+#endif
+
+#endif							/* MG_COMPAT_H */

@@ -1,0 +1,230 @@
+/*-------------------------------------------------------------------------
+ *
+ * mg_rules_maintenance.c
+ *		Rules for statements that rewrite whole tables by design: VACUUM
+ *		FULL, CLUSTER, REFRESH MATERIALIZED VIEW, and ALTER TABLE ALL IN
+ *		TABLESPACE ... SET TABLESPACE.
+ *
+ * All of them hold ACCESS EXCLUSIVE while they copy the table.  None of the
+ * first three fires the table_rewrite event trigger; the rewrite detector in
+ * mg_utility.c sees them all the same.
+ *
+ * Copyright (c) 2026, migration_guard developers
+ *
+ * IDENTIFICATION
+ *		src/mg_rules_maintenance.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/heapam.h"
+#include "access/tableam.h"
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "commands/tablespace.h"
+#include "miscadmin.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "migration_guard.h"
+#include "mg_compat.h"
+
+#define MG_VACUUM_FULL_HINT \
+	"Use plain VACUUM, which does not block reads or writes; to shrink a bloated table online, use a tool that rebuilds it without a long lock, such as pg_repack or pg_squeeze."
+
+/*
+ * Tables and materialized views of this database (of one schema if nspoid
+ * is valid; only system catalogs if catalogs_only), skipping temporary and
+ * TOAST tables.  A sequential scan of pg_class: these are statements that
+ * walk the whole database anyway.
+ */
+List *
+mg_list_relations(Oid nspoid, bool catalogs_only)
+{
+	Relation	classrel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	List	   *result = NIL;
+
+	classrel = table_open(RelationRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(classrel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+
+		if (cls->relkind != RELKIND_RELATION && cls->relkind != RELKIND_MATVIEW)
+			continue;
+		if (cls->relpersistence == RELPERSISTENCE_TEMP ||
+			IsToastNamespace(cls->relnamespace))
+			continue;
+		if (OidIsValid(nspoid) && cls->relnamespace != nspoid)
+			continue;
+		if (catalogs_only && !IsCatalogNamespace(cls->relnamespace))
+			continue;
+		result = lappend_oid(result, cls->oid);
+	}
+	table_endscan(scan);
+	table_close(classrel, AccessShareLock);
+	return result;
+}
+
+/*
+ * VACUUM FULL.  Without a table list it processes every table.
+ */
+void
+mg_rules_vacuum(VacuumStmt *stmt, MGAnalysis *analysis)
+{
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	if (!stmt->is_vacuumcmd || !mg_option_is_set(stmt->options, "full"))
+		return;
+
+	if (stmt->rels == NIL)
+		relids = mg_list_relations(InvalidOid, false);
+	foreach(lc, stmt->rels)
+	{
+		VacuumRelation *vrel = lfirst_node(VacuumRelation, lc);
+		Oid			relid = vrel->oid;
+
+		if (!OidIsValid(relid) && vrel->relation != NULL)
+			relid = RangeVarGetRelidExtended(vrel->relation, NoLock,
+											 RVR_MISSING_OK, NULL, NULL);
+		if (OidIsValid(relid))
+			relids = lappend_oid(relids, relid);
+	}
+
+	foreach(lc, relids)
+		mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, lfirst_oid(lc), true,
+					   NIL, AccessExclusiveLock,
+					   pstrdup("VACUUM FULL writes a new copy of the table and rebuilds its indexes."),
+					   pstrdup(MG_VACUUM_FULL_HINT));
+}
+
+/*
+ * CLUSTER.  Without a table it reclusters every table previously clustered.
+ */
+void
+mg_rules_cluster(ClusterStmt *stmt, MGAnalysis *analysis)
+{
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	if (stmt->relation != NULL)
+	{
+		Oid			relid = RangeVarGetRelidExtended(stmt->relation, NoLock,
+													 RVR_MISSING_OK, NULL, NULL);
+
+		if (OidIsValid(relid))
+			relids = list_make1_oid(relid);
+	}
+	else
+	{
+		foreach(lc, mg_list_relations(InvalidOid, false))
+		{
+			Oid			relid = lfirst_oid(lc);
+			List	   *indexes;
+			ListCell   *lci;
+			Relation	rel = mg_open_relation(relid);
+
+			if (rel == NULL)
+				continue;
+			indexes = RelationGetIndexList(rel);
+			foreach(lci, indexes)
+			{
+				HeapTuple	tp = SearchSysCache1(INDEXRELID,
+												 ObjectIdGetDatum(lfirst_oid(lci)));
+
+				if (!HeapTupleIsValid(tp))
+					continue;
+				if (((Form_pg_index) GETSTRUCT(tp))->indisclustered)
+					relids = lappend_oid(relids, relid);
+				ReleaseSysCache(tp);
+			}
+			mg_close_relation(rel);
+		}
+	}
+
+	foreach(lc, relids)
+		mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, lfirst_oid(lc), true,
+					   NIL, AccessExclusiveLock,
+					   pstrdup("CLUSTER writes a new copy of the table in index order and rebuilds its indexes."),
+					   pstrdup("Keep the table's order with a periodic online rebuild (pg_repack --order-by) instead of CLUSTER; plain VACUUM and ANALYZE do not block writes."));
+}
+
+/*
+ * REFRESH MATERIALIZED VIEW without CONCURRENTLY.  WITH NO DATA only
+ * empties it, which is quick.
+ */
+void
+mg_rules_refresh_matview(RefreshMatViewStmt *stmt, MGAnalysis *analysis)
+{
+	Oid			relid;
+
+	if (stmt->concurrent || stmt->skipData)
+		return;
+	relid = RangeVarGetRelidExtended(stmt->relation, NoLock, RVR_MISSING_OK,
+									 NULL, NULL);
+	mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, relid, false, NIL,
+				   AccessExclusiveLock,
+				   pstrdup("REFRESH MATERIALIZED VIEW without CONCURRENTLY recomputes it into a new copy."),
+				   pstrdup("Use REFRESH MATERIALIZED VIEW CONCURRENTLY, which lets queries read the old contents meanwhile; it needs a unique index on the materialized view."));
+}
+
+/*
+ * ALTER TABLE | INDEX | MATERIALIZED VIEW ALL IN TABLESPACE ... SET
+ * TABLESPACE: the relations of this database that would move (the same
+ * filter as AlterTableMoveAll()).
+ */
+void
+mg_rules_move_all(AlterTableMoveAllStmt *stmt, MGAnalysis *analysis)
+{
+	Oid			orig = get_tablespace_oid(stmt->orig_tablespacename, true);
+	Oid			dest = get_tablespace_oid(stmt->new_tablespacename, true);
+	Relation	classrel;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	if (!OidIsValid(orig) || !OidIsValid(dest))
+		return;
+	if (orig == MyDatabaseTableSpace)
+		orig = InvalidOid;
+	if (dest == MyDatabaseTableSpace)
+		dest = InvalidOid;
+	if (orig == dest)
+		return;
+
+	classrel = table_open(RelationRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(classrel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		Form_pg_class cls = (Form_pg_class) GETSTRUCT(tup);
+
+		if (cls->reltablespace != orig ||
+			IsCatalogNamespace(cls->relnamespace) || cls->relisshared ||
+			isAnyTempNamespace(cls->relnamespace) ||
+			IsToastNamespace(cls->relnamespace))
+			continue;
+		if ((stmt->objtype == OBJECT_TABLE && cls->relkind != RELKIND_RELATION) ||
+			(stmt->objtype == OBJECT_INDEX && cls->relkind != RELKIND_INDEX) ||
+			(stmt->objtype == OBJECT_MATVIEW && cls->relkind != RELKIND_MATVIEW))
+			continue;
+		relids = lappend_oid(relids, cls->oid);
+	}
+	table_endscan(scan);
+	table_close(classrel, AccessShareLock);
+
+	foreach(lc, relids)
+		mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, lfirst_oid(lc), false,
+					   NIL, AccessExclusiveLock,
+					   pstrdup("Moving a relation to another tablespace copies every block of it."),
+					   pstrdup("Move big tables in a maintenance window, or copy the data into a new table in the target tablespace online and swap the tables in one short transaction."));
+}

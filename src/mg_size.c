@@ -1,0 +1,299 @@
+/*-------------------------------------------------------------------------
+ *
+ * mg_size.c
+ *		Measure how big a relation is, cheaply and without taking a lock.
+ *
+ * The guard must decide in milliseconds whatever the table's size, must not
+ * wait behind the locks it is trying to protect, and must not be fooled by
+ * stale statistics.  So:
+ *
+ * - The size is read from the relation's files (one stat() per 1 GB
+ *   segment, like pg_relation_size()), with no lock: the same figure whether
+ *   or not another session holds ACCESS EXCLUSIVE on the table.
+ * - The row count is the current number of pages times a density.  The
+ *   density comes from pg_class (reltuples / relpages, as the planner does)
+ *   when the table was ever vacuumed or analyzed; otherwise from the width of
+ *   its columns.  A table that was analyzed when small and has grown since,
+ *   or bulk-loaded and never analyzed, therefore still counts as big:
+ *   reltuples alone is never trusted.
+ * - Temporary tables, and tables created in the current transaction, are
+ *   invisible to other sessions: nobody can be blocked by work on them, so
+ *   they are exempt.
+ *
+ * Copyright (c) 2026, migration_guard developers
+ *
+ * IDENTIFICATION
+ *		src/mg_size.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/stat.h>
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_tablespace_d.h"
+#include "miscadmin.h"
+#include "storage/bufpage.h"
+#include "storage/itemid.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "migration_guard.h"
+#include "mg_compat.h"
+
+/*
+ * Bytes in all segments of one fork of a relation; 0 if it has no file.
+ */
+static int64
+mg_fork_bytes(Form_pg_class cls)
+{
+	Oid			spcoid;
+	Oid			dboid;
+	char	   *path;
+	int64		total = 0;
+	unsigned int segno;
+
+	if (cls->relisshared)
+	{
+		spcoid = GLOBALTABLESPACE_OID;
+		dboid = InvalidOid;
+	}
+	else
+	{
+		spcoid = OidIsValid(cls->reltablespace) ? cls->reltablespace : MyDatabaseTableSpace;
+		dboid = MyDatabaseId;
+	}
+	path = mg_relation_path(spcoid, dboid, cls->relfilenode, MAIN_FORKNUM);
+
+	for (segno = 0;; segno++)
+	{
+		char		segpath[MAXPGPATH];
+		struct stat st;
+
+		if (segno == 0)
+			snprintf(segpath, sizeof(segpath), "%s", path);
+		else
+			snprintf(segpath, sizeof(segpath), "%s.%u", path, segno);
+
+		if (stat(segpath, &st) < 0)
+		{
+			if (errno == ENOENT)
+				break;
+			ereport(ERROR,
+					errcode_for_file_access(),
+					errmsg("could not stat file \"%s\": %m", segpath));
+		}
+		total += st.st_size;
+	}
+	pfree(path);
+	return total;
+}
+
+/*
+ * On-disk size of the main fork of a relation, from its pg_class row.
+ * Mapped catalogs have no relfilenode in pg_class; for them the size that
+ * the last VACUUM or ANALYZE recorded is good enough.
+ */
+static int64
+mg_class_bytes(Form_pg_class cls)
+{
+	if (!OidIsValid(cls->relfilenode))
+		return (int64) cls->relpages * BLCKSZ;
+	return mg_fork_bytes(cls);
+}
+
+/*
+ * Rows per page when the table was never vacuumed or analyzed: the page
+ * capacity for tuples of the average width of its columns' types, which is
+ * what the planner assumes in the same situation.
+ */
+static double
+mg_density_from_width(Oid relid, int natts)
+{
+	int32		width = 0;
+	int			attnum;
+	double		tuple_width;
+
+	for (attnum = 1; attnum <= natts; attnum++)
+	{
+		HeapTuple	tp = SearchSysCache2(ATTNUM, ObjectIdGetDatum(relid),
+										 Int16GetDatum(attnum));
+		Form_pg_attribute att;
+
+		if (!HeapTupleIsValid(tp))
+			continue;
+		att = (Form_pg_attribute) GETSTRUCT(tp);
+		if (!att->attisdropped)
+			width += get_typavgwidth(att->atttypid, att->atttypmod);
+		ReleaseSysCache(tp);
+	}
+	tuple_width = MAXALIGN(SizeofHeapTupleHeader) + MAXALIGN(width) + sizeof(ItemIdData);
+	return (BLCKSZ - SizeOfPageHeaderData) / tuple_width;
+}
+
+/*
+ * Was this relation created in the current transaction?  Its creator holds
+ * ACCESS EXCLUSIVE until commit, so without that lock the answer is no, and
+ * with it the relcache entry may be opened safely.
+ */
+static bool
+mg_created_in_this_transaction(Oid relid)
+{
+	LOCKTAG		tag;
+	Relation	rel;
+	bool		created;
+
+	SET_LOCKTAG_RELATION(tag, MyDatabaseId, relid);
+	if (!mg_lock_held_by_me(&tag, AccessExclusiveLock))
+		return false;
+
+	rel = try_relation_open(relid, NoLock);
+	if (rel == NULL)
+		return false;
+	created = rel->rd_createSubid != InvalidSubTransactionId;
+	relation_close(rel, NoLock);
+	return created;
+}
+
+/*
+ * Measure one relation.  Returns false when it has no storage or is exempt.
+ */
+static bool
+mg_measure_one(Oid relid, double *rows, int64 *bytes)
+{
+	HeapTuple	tp;
+	Form_pg_class cls;
+	int64		main_bytes;
+	double		density;
+	Oid			toastoid;
+
+	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tp))
+		return false;
+	cls = (Form_pg_class) GETSTRUCT(tp);
+
+	if (!RELKIND_HAS_STORAGE(cls->relkind) ||
+		cls->relpersistence == RELPERSISTENCE_TEMP ||
+		mg_created_in_this_transaction(relid))
+	{
+		ReleaseSysCache(tp);
+		return false;
+	}
+
+	main_bytes = mg_class_bytes(cls);
+	if (cls->relpages > 0 && cls->reltuples >= 0)
+		density = cls->reltuples / cls->relpages;
+	else
+		density = mg_density_from_width(relid, cls->relnatts);
+	*rows = rint(density * (double) (main_bytes / BLCKSZ));
+	*bytes = main_bytes;
+	toastoid = cls->reltoastrelid;
+	ReleaseSysCache(tp);
+
+	/* A rewrite copies the TOAST table too. */
+	if (OidIsValid(toastoid))
+	{
+		tp = SearchSysCache1(RELOID, ObjectIdGetDatum(toastoid));
+		if (HeapTupleIsValid(tp))
+		{
+			*bytes += mg_class_bytes((Form_pg_class) GETSTRUCT(tp));
+			ReleaseSysCache(tp);
+		}
+	}
+	return true;
+}
+
+/*
+ * Measure a relation, adding up its partitions and inheritance children when
+ * the statement recurses to them.
+ */
+void
+mg_measure(Oid relid, bool recurse, MGRelSize *size)
+{
+	if (recurse && has_subclass(relid))
+		mg_measure_list(find_all_inheritors(relid, NoLock, NULL), size);
+	else
+		mg_measure_list(list_make1_oid(relid), size);
+}
+
+/*
+ * Measure exactly the given relations and add them up.
+ */
+void
+mg_measure_list(List *relids, MGRelSize *size)
+{
+	ListCell   *lc;
+
+	size->rows = 0;
+	size->bytes = 0;
+	size->nrels = 0;
+	size->relids = relids;
+
+	foreach(lc, relids)
+	{
+		double		rows;
+		int64		bytes;
+
+		if (mg_measure_one(lfirst_oid(lc), &rows, &bytes))
+		{
+			size->rows += rows;
+			size->bytes += bytes;
+			size->nrels++;
+		}
+	}
+}
+
+/*
+ * Is a measured relation above either threshold?
+ */
+bool
+mg_is_big(const MGRelSize *size)
+{
+	if (size->nrels == 0)
+		return false;
+	if (size->rows > (double) mg_row_threshold)
+		return true;
+	return mg_size_threshold_kb > 0 &&
+		size->bytes > (int64) mg_size_threshold_kb * 1024;
+}
+
+/*
+ * Schema-qualified name of a relation, for messages.  Like PostgreSQL's own
+ * messages, it is not quoted as an identifier: the message quotes it.
+ */
+char *
+mg_relation_name(Oid relid)
+{
+	char	   *relname = get_rel_name(relid);
+	char	   *nspname;
+
+	if (relname == NULL)
+		return psprintf("OID %u", relid);
+	nspname = get_namespace_name(get_rel_namespace(relid));
+	return psprintf("%s.%s", nspname ? nspname : "?", relname);
+}
+
+/*
+ * Access method of a relation (get_rel_relam() is 16+ only).
+ */
+Oid
+mg_relation_am(Oid relid)
+{
+	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			amoid;
+
+	if (!HeapTupleIsValid(tp))
+		return InvalidOid;
+	amoid = ((Form_pg_class) GETSTRUCT(tp))->relam;
+	ReleaseSysCache(tp);
+	return amoid;
+}

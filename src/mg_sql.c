@@ -1,0 +1,86 @@
+/*-------------------------------------------------------------------------
+ *
+ * mg_sql.c
+ *		SQL-callable functions of migration_guard.
+ *
+ * Each function first checks that the library was preloaded: the guard's
+ * hooks only exist in that case, and reporting sizes or settings from a
+ * library that guards nothing would mislead.
+ *
+ * Copyright (c) 2026, migration_guard developers
+ *
+ * IDENTIFICATION
+ *		src/mg_sql.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#include "migration_guard.h"
+#include "mg_compat.h"
+
+/*
+ * Refuse to run when the guard is not active in every session.
+ */
+static void
+mg_require_preloaded(void)
+{
+	if (!mg_preloaded)
+		ereport(ERROR,
+				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				errmsg("migration_guard must be loaded via \"shared_preload_libraries\""),
+				errdetail("Without it, no statement is guarded."),
+				errhint("Add migration_guard to \"shared_preload_libraries\" and restart the server."));
+}
+
+/*
+ * migration_guard.preloaded(): is the guard active?  Never errors, so the
+ * install script can warn instead of failing (a dump restored on a server
+ * without the preload must still restore).
+ */
+PG_FUNCTION_INFO_V1(migration_guard_preloaded);
+Datum
+migration_guard_preloaded(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(mg_preloaded);
+}
+
+/*
+ * migration_guard.estimate(rel regclass, recurse boolean)
+ *		RETURNS TABLE (rows float8, bytes int8, relations int, big boolean)
+ *
+ * What the guard believes about a relation, measured exactly as the hook
+ * measures it: lets a DBA see why a statement was or was not guarded.
+ */
+PG_FUNCTION_INFO_V1(migration_guard_estimate);
+Datum
+migration_guard_estimate(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	bool		recurse = PG_GETARG_BOOL(1);
+	TupleDesc	tupdesc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+	MGRelSize	size;
+
+	mg_require_preloaded();
+	if (get_rel_name(relid) == NULL)
+		ereport(ERROR,
+				errcode(ERRCODE_UNDEFINED_TABLE),
+				errmsg("relation with OID %u does not exist", relid));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	mg_measure(relid, recurse, &size);
+	values[0] = Float8GetDatum(size.rows);
+	values[1] = Int64GetDatum(size.bytes);
+	values[2] = Int32GetDatum(size.nrels);
+	values[3] = BoolGetDatum(mg_is_big(&size));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}

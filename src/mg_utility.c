@@ -1,0 +1,259 @@
+/*-------------------------------------------------------------------------
+ *
+ * mg_utility.c
+ *		The hooks: judge every utility statement before it runs, and catch
+ *		table rewrites at the moment they begin.
+ *
+ * ProcessUtility hook.  Every utility statement, top-level or nested (DO
+ * blocks, PL/pgSQL EXECUTE, SQL and PL functions, procedures, SECURITY
+ * DEFINER functions, each statement of a multi-statement query string, the
+ * extended protocol), reaches it before PostgreSQL looks up or locks
+ * anything.  The rules analyse it and the policy rejects or warns there, so
+ * a rejection costs no lock wait and no table work.  Only
+ * PROCESS_UTILITY_SUBCOMMAND is skipped: those are steps PostgreSQL generates
+ * for a statement that was judged already.
+ *
+ * Object access hook, the second line.  Every table rewrite (ALTER TABLE,
+ * VACUUM FULL, CLUSTER, REFRESH MATERIALIZED VIEW, REPACK) starts by creating
+ * a transient heap with make_new_heap(), whose pg_class row names the table
+ * being rewritten in relrewrite.  Its post-create hook fires before a single
+ * row is copied.  A rewrite of a relation that the ProcessUtility hook did
+ * not already judge, because the static analysis did not predict it, is
+ * judged there as "table_rewrite".  This is the signal PostgreSQL gives the
+ * table_rewrite event trigger, but it needs no CREATE EXTENSION in each
+ * database, also covers VACUUM FULL and CLUSTER, and cannot be switched off
+ * with "SET event_triggers = off".
+ *
+ * Both hooks always chain to the previous hook, also when the guard is off,
+ * and do nothing during binary upgrade.
+ *
+ * Copyright (c) 2026, migration_guard developers
+ *
+ * IDENTIFICATION
+ *		src/mg_utility.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "tcop/cmdtag.h"
+#include "tcop/utility.h"
+#include "utils/fmgroids.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "migration_guard.h"
+#include "mg_compat.h"
+
+/*
+ * What the second line needs to know about the statement being executed.
+ * A stack, because utility statements nest (a DO block runs ALTER TABLE).
+ */
+typedef struct MGStatement
+{
+	const char *command;		/* command tag */
+	bool		transient_heap_ok;	/* REFRESH ... CONCURRENTLY and the like */
+	List	   *judged_relids;	/* relations already judged for it */
+	MemoryContext cxt;			/* where judged_relids lives */
+	struct MGStatement *outer;
+} MGStatement;
+
+static MGStatement *mg_current_statement = NULL;
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static object_access_hook_type prev_object_access_hook = NULL;
+
+/*
+ * Statements whose make_new_heap() is not a rewrite under a long lock: the
+ * concurrent refresh builds its new contents in a transient heap while
+ * readers go on.
+ */
+static bool
+mg_statement_uses_transient_heap(Node *parsetree)
+{
+	if (IsA(parsetree, RefreshMatViewStmt))
+		return ((RefreshMatViewStmt *) parsetree)->concurrent;
+#if MG_HAVE_REPACK
+	if (IsA(parsetree, RepackStmt))
+		return mg_option_is_set(((RepackStmt *) parsetree)->params, "concurrently");
+#endif
+	return false;
+}
+
+/*
+ * Analyse and judge one statement.  The analysis runs in its own memory
+ * context, freed at once; only the judged relations are kept, in the
+ * caller's context, for the second line.
+ */
+static void
+mg_guard_statement(Node *parsetree, const char *queryString, MGStatement *stmt)
+{
+	MemoryContext analysis_cxt;
+	MemoryContext oldcxt;
+	MGAnalysis	analysis;
+	List	   *judged = NIL;
+
+	analysis_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										 "migration_guard analysis",
+										 ALLOCSET_SMALL_SIZES);
+	oldcxt = MemoryContextSwitchTo(analysis_cxt);
+
+	analysis.command = stmt->command;
+	analysis.query_string = queryString;
+	analysis.findings = NIL;
+	mg_analyze_statement(parsetree, &analysis);
+	mg_judge_findings(&analysis, &judged);
+
+	MemoryContextSwitchTo(oldcxt);
+	stmt->judged_relids = list_copy(judged);
+	MemoryContextDelete(analysis_cxt);
+}
+
+/*
+ * ProcessUtility hook: judge, then run the statement.
+ */
+static void
+mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				  bool readOnlyTree, ProcessUtilityContext context,
+				  ParamListInfo params, QueryEnvironment *queryEnv,
+				  DestReceiver *dest, QueryCompletion *qc)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+	MGStatement stmt;
+	bool		guarded;
+
+	guarded = mg_mode != MG_ACTION_OFF &&
+		!IsBinaryUpgrade &&
+		context != PROCESS_UTILITY_SUBCOMMAND &&
+		IsTransactionState() &&
+		!IsAbortedTransactionBlockState();
+
+	stmt.command = GetCommandTagName(CreateCommandTag(parsetree));
+	stmt.transient_heap_ok = mg_statement_uses_transient_heap(parsetree);
+	stmt.judged_relids = NIL;
+	stmt.cxt = CurrentMemoryContext;
+	stmt.outer = mg_current_statement;
+
+	if (guarded)
+		mg_guard_statement(parsetree, queryString, &stmt);
+
+	mg_current_statement = &stmt;
+	PG_TRY();
+	{
+		if (prev_ProcessUtility)
+			(*prev_ProcessUtility) (pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+		else
+			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+									params, queryEnv, dest, qc);
+	}
+	PG_FINALLY();
+	{
+		mg_current_statement = stmt.outer;
+	}
+	PG_END_TRY();
+}
+
+/*
+ * If relid is the transient heap of a rewrite, return the relation being
+ * rewritten.  The new pg_class row is not visible to the catalog caches yet
+ * (no CommandCounterIncrement since it was inserted), hence SnapshotSelf.
+ */
+static Oid
+mg_rewritten_relation(Oid relid)
+{
+	Relation	classrel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			result = InvalidOid;
+
+	classrel = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_class_oid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = systable_beginscan(classrel, ClassOidIndexId, true, SnapshotSelf,
+							  1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		result = ((Form_pg_class) GETSTRUCT(tup))->relrewrite;
+	systable_endscan(scan);
+	table_close(classrel, AccessShareLock);
+	return result;
+}
+
+/*
+ * A rewrite of oldrelid is starting.  Judge it unless its statement was
+ * judged for that relation already.
+ */
+static void
+mg_judge_starting_rewrite(Oid oldrelid)
+{
+	MGStatement *stmt = mg_current_statement;
+	MGAnalysis	analysis;
+	List	   *judged = NIL;
+	MemoryContext oldcxt;
+
+	if (stmt != NULL &&
+		(stmt->transient_heap_ok || list_member_oid(stmt->judged_relids, oldrelid)))
+		return;
+
+	analysis.command = stmt ? stmt->command : "statement";
+	analysis.query_string = NULL;
+	analysis.findings = NIL;
+	mg_add_finding(&analysis, MG_RULE_TABLE_REWRITE, oldrelid, false, NIL,
+				   AccessExclusiveLock,
+				   pstrdup("PostgreSQL is about to write a new copy of the table (detected as the rewrite began)."),
+				   pstrdup("Find which part of the statement rewrites the table and use its online alternative from the migration_guard README."));
+	mg_judge_findings(&analysis, &judged);
+
+	if (stmt != NULL)
+	{
+		oldcxt = MemoryContextSwitchTo(stmt->cxt);
+		stmt->judged_relids = list_concat_unique_oid(stmt->judged_relids, judged);
+		MemoryContextSwitchTo(oldcxt);
+	}
+}
+
+/*
+ * Object access hook: the second line for table rewrites.
+ */
+static void
+mg_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+				 int subId, void *arg)
+{
+	ObjectAccessPostCreate *pc = (ObjectAccessPostCreate *) arg;
+	Oid			oldrelid;
+
+	if (prev_object_access_hook)
+		(*prev_object_access_hook) (access, classId, objectId, subId, arg);
+
+	if (access != OAT_POST_CREATE || classId != RelationRelationId ||
+		subId != 0 || pc == NULL || !pc->is_internal)
+		return;
+	if (mg_mode == MG_ACTION_OFF || IsBinaryUpgrade)
+		return;
+
+	oldrelid = mg_rewritten_relation(objectId);
+	if (OidIsValid(oldrelid))
+		mg_judge_starting_rewrite(oldrelid);
+}
+
+/*
+ * Install both hooks, keeping the previous ones to chain to.
+ */
+void
+mg_install_hooks(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = mg_ProcessUtility;
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = mg_object_access;
+}

@@ -1,0 +1,140 @@
+/*-------------------------------------------------------------------------
+ *
+ * migration_guard.c
+ *		Module entry point: policy settings and hook installation.
+ *
+ * migration_guard must be loaded through shared_preload_libraries.  Loaded
+ * any other way (LOAD, or a call of one of its SQL functions) it installs no
+ * hook at all, and its SQL functions refuse to run, so that the guard is never
+ * silently active in one session and absent in the others.
+ *
+ * Every policy setting is PGC_SUSET: a migration role cannot relax it with
+ * SET, set_config(), a function's SET clause or ALTER ROLE; a superuser can,
+ * and can delegate that right with GRANT SET ON PARAMETER.
+ *
+ * Copyright (c) 2026, migration_guard developers
+ *
+ * IDENTIFICATION
+ *		src/migration_guard.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+
+#include "migration_guard.h"
+#include "mg_compat.h"
+
+MG_MODULE_MAGIC;
+
+/*---- GUC variables ----*/
+
+/* migration_guard.mode: master switch */
+int			mg_mode = MG_ACTION_ENFORCE;
+
+/* migration_guard.row_threshold: a relation above this many rows is big */
+int			mg_row_threshold = 100000;
+
+/* migration_guard.size_threshold: ... or above this size (kB, 0 = off) */
+int			mg_size_threshold_kb = 1024 * 1024;
+
+/* migration_guard.<rule>_action: what to do when a rule fires */
+int			mg_rule_action[MG_NUM_RULES] = {
+	MG_ACTION_ENFORCE, MG_ACTION_ENFORCE, MG_ACTION_ENFORCE
+};
+
+/* Were we loaded by shared_preload_libraries?  SQL functions check this. */
+bool		mg_preloaded = false;
+
+static const struct config_enum_entry mg_action_options[] = {
+	{"off", MG_ACTION_OFF, false},
+	{"warn", MG_ACTION_WARN, false},
+	{"enforce", MG_ACTION_ENFORCE, false},
+	{NULL, 0, false}
+};
+
+void		_PG_init(void);
+
+/*
+ * Define the GUCs.  Policy is PGC_SUSET throughout: see the file header.
+ */
+static void
+mg_define_gucs(void)
+{
+	MGRule		rule;
+
+	DefineCustomEnumVariable("migration_guard.mode",
+							 "Sets what migration_guard does with unsafe DDL on big tables.",
+							 "\"enforce\" rejects the statement, \"warn\" lets it run with a warning, "
+							 "\"off\" disables the guard.  Per-rule actions can only weaken it.",
+							 &mg_mode,
+							 MG_ACTION_ENFORCE,
+							 mg_action_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migration_guard.row_threshold",
+							"Sets the estimated row count above which a relation is big.",
+							"DDL that holds a write-blocking lock while doing work "
+							"proportional to the size of a big relation is guarded.  "
+							"0 makes every non-empty relation big.",
+							&mg_row_threshold,
+							100000,
+							0, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migration_guard.size_threshold",
+							"Sets the on-disk size above which a relation is big.",
+							"Counts the table and its TOAST table.  0 disables the size "
+							"threshold, leaving only the row threshold.",
+							&mg_size_threshold_kb,
+							1024 * 1024,
+							0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	for (rule = 0; rule < MG_NUM_RULES; rule++)
+	{
+		DefineCustomEnumVariable(mg_rule_guc_name(rule),
+								 psprintf("Sets the action for rule \"%s\".",
+										  mg_rule_name(rule)),
+								 "\"enforce\" rejects, \"warn\" warns, \"off\" ignores the rule.  "
+								 "The weaker of this and \"migration_guard.mode\" applies.",
+								 &mg_rule_action[rule],
+								 MG_ACTION_ENFORCE,
+								 mg_action_options,
+								 PGC_SUSET,
+								 0,
+								 NULL, NULL, NULL);
+	}
+
+	MarkGUCPrefixReserved("migration_guard");
+}
+
+/*
+ * Module load callback.
+ */
+void
+_PG_init(void)
+{
+	/*
+	 * Loaded too late to guard every session: install nothing.  The SQL
+	 * functions report the problem with a hint (mg_sql.c), and so does
+	 * CREATE EXTENSION.
+	 */
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	mg_preloaded = true;
+	mg_define_gucs();
+	mg_install_hooks();
+}

@@ -1,0 +1,167 @@
+/*-------------------------------------------------------------------------
+ *
+ * migration_guard.h
+ *		Declarations shared by the files of migration_guard.
+ *
+ * The guard works in three steps, each in its own set of files:
+ *
+ *	1. mg_rules_*.c look at one utility statement, without executing or
+ *	   locking anything, and produce "findings": a relation that the
+ *	   statement would lock in a mode that blocks writes while doing work
+ *	   proportional to the relation's size, with the reason and the safe
+ *	   recipe.
+ *	2. mg_size.c measures each finding's relation (and the partitions or
+ *	   inheritance children the statement touches) from the files on disk,
+ *	   without taking a lock.
+ *	3. mg_policy.c compares the measurement with the thresholds, applies the
+ *	   mode and the per-rule action, and rejects or warns.
+ *
+ * mg_utility.c drives the three steps from the ProcessUtility hook, and from
+ * the object access hook as a second line for table rewrites that the static
+ * analysis did not predict.
+ *
+ * Copyright (c) 2026, migration_guard developers
+ *
+ * IDENTIFICATION
+ *		src/migration_guard.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MIGRATION_GUARD_H
+#define MIGRATION_GUARD_H
+
+#include "postgres.h"
+
+#include "nodes/parsenodes.h"
+#include "storage/lockdefs.h"
+#include "utils/relcache.h"
+
+/*
+ * SQLSTATE of every rejection by the guard.  Class "MG" is not used by
+ * PostgreSQL (implementation-defined classes start with 5-9 or I-Z), so
+ * migration tools can catch exactly our rejections.
+ */
+#define ERRCODE_MG_UNSAFE_DDL	MAKE_SQLSTATE('M','G','0','0','1')
+
+/* The rules.  Their names are stable: errors, audit and README use them. */
+typedef enum MGRule
+{
+	MG_RULE_TABLE_REWRITE,
+	MG_RULE_BLOCKING_INDEX_BUILD,
+	MG_RULE_VALIDATION_SCAN
+} MGRule;
+
+#define MG_NUM_RULES (MG_RULE_VALIDATION_SCAN + 1)
+
+/* Values of migration_guard.mode and of the per-rule actions, weakest first */
+typedef enum MGAction
+{
+	MG_ACTION_OFF,
+	MG_ACTION_WARN,
+	MG_ACTION_ENFORCE
+} MGAction;
+
+/*
+ * One relation that a statement would hold under a write-blocking lock while
+ * doing work that grows with its size.
+ */
+typedef struct MGFinding
+{
+	MGRule		rule;
+	Oid			relid;			/* relation whose size decides */
+	bool		recurse;		/* add up partitions and inheritance children */
+	List	   *relids;			/* if not NIL: exactly these relations */
+	LOCKMODE	lockmode;		/* lock held while the work runs */
+	char	   *reason;			/* DETAIL sentence: what the work is */
+	char	   *hint;			/* HINT: the safe recipe for this case */
+} MGFinding;
+
+/* What the rules found in one statement */
+typedef struct MGAnalysis
+{
+	const char *command;		/* command tag, e.g. "ALTER TABLE" */
+	const char *query_string;	/* source text, for error positions */
+	List	   *findings;		/* list of MGFinding * */
+} MGAnalysis;
+
+/* Size of a finding's relations, as measured by mg_size.c */
+typedef struct MGRelSize
+{
+	double		rows;			/* estimated live rows */
+	int64		bytes;			/* heap plus TOAST on disk */
+	int			nrels;			/* relations measured (not exempt) */
+	List	   *relids;			/* OIDs of every relation looked at */
+} MGRelSize;
+
+/* migration_guard.c: policy settings */
+extern int	mg_mode;
+extern int	mg_row_threshold;
+extern int	mg_size_threshold_kb;
+extern int	mg_rule_action[MG_NUM_RULES];
+extern bool mg_preloaded;
+
+/* mg_utility.c */
+extern void mg_install_hooks(void);
+
+/* mg_policy.c */
+extern const char *mg_rule_name(MGRule rule);
+extern const char *mg_rule_guc_name(MGRule rule);
+extern const char *mg_lockmode_name(LOCKMODE mode);
+extern void mg_judge_findings(MGAnalysis *analysis, List **judged_relids);
+
+/* mg_size.c */
+extern void mg_measure(Oid relid, bool recurse, MGRelSize *size);
+extern void mg_measure_list(List *relids, MGRelSize *size);
+extern bool mg_is_big(const MGRelSize *size);
+extern char *mg_relation_name(Oid relid);
+extern Oid	mg_relation_am(Oid relid);
+
+/* mg_analyze.c: statement dispatch */
+extern void mg_analyze_statement(Node *stmt, MGAnalysis *analysis);
+extern void mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid,
+						   bool recurse, List *relids, LOCKMODE lockmode,
+						   char *reason, char *hint);
+extern Relation mg_open_relation(Oid relid);
+extern void mg_close_relation(Relation rel);
+
+/* mg_rules_alter_table.c */
+extern void mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis);
+
+/* mg_rules_column.c */
+extern bool mg_column_def_has_default(ColumnDef *def);
+extern void mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
+							   bool recurse, bool fk_validated,
+							   MGAnalysis *analysis);
+extern void mg_rule_alter_column_type(Relation rel, AlterTableCmd *cmd,
+									  LOCKMODE lockmode, bool recurse,
+									  MGAnalysis *analysis);
+
+/* mg_rules_constraint.c */
+extern void mg_rule_add_constraint(Relation rel, Constraint *con,
+								   LOCKMODE lockmode, bool recurse,
+								   MGAnalysis *analysis);
+extern void mg_rule_set_not_null(Relation rel, const char *colname,
+								 LOCKMODE lockmode, bool recurse,
+								 MGAnalysis *analysis);
+extern void mg_rules_alter_domain(AlterDomainStmt *stmt, MGAnalysis *analysis);
+
+/* mg_rules_partition.c */
+extern void mg_rule_attach_partition(Relation parent, PartitionCmd *cmd,
+									 MGAnalysis *analysis);
+extern void mg_rules_create_partition(CreateStmt *stmt, MGAnalysis *analysis);
+
+/* mg_rules_index.c */
+extern bool mg_option_is_set(List *options, const char *name);
+extern void mg_rules_create_index(IndexStmt *stmt, MGAnalysis *analysis);
+extern void mg_rules_reindex(ReindexStmt *stmt, MGAnalysis *analysis);
+
+/* mg_rules_maintenance.c */
+extern List *mg_list_relations(Oid nspoid, bool catalogs_only);
+extern void mg_rules_vacuum(VacuumStmt *stmt, MGAnalysis *analysis);
+extern void mg_rules_cluster(ClusterStmt *stmt, MGAnalysis *analysis);
+extern void mg_rules_refresh_matview(RefreshMatViewStmt *stmt,
+									 MGAnalysis *analysis);
+extern void mg_rules_move_all(AlterTableMoveAllStmt *stmt,
+							  MGAnalysis *analysis);
+
+#endif							/* MIGRATION_GUARD_H */
