@@ -5,7 +5,7 @@
 #   test/pgchroot.sh SUITE MAJOR                 print the chroot path (creating it if needed)
 #   test/pgchroot.sh SUITE MAJOR -- CMD ARGS...  ...then run CMD in it, exit with CMD's status
 #
-# e.g. trixie 17, sid 18, sid 19 (19 from experimental, pinned to the -19 packages only).
+# e.g. trixie 17, sid 18, sid 19 (19 from experimental, pinned to src:postgresql-19 only).
 # Environment:
 #   PGCHROOT_DIR      where chroots live (default /var/cache/migration_guard/chroots); one per SUITE
 #   PGCHROOT_SRC      host directory shown as /src inside (default: current directory)
@@ -68,7 +68,7 @@ ns_run() {
     local pid=$! rc=0 sig
     # shellcheck disable=SC2064  # expand pid and sig now
     for sig in TERM:143 INT:130 HUP:129; do
-        trap "kill -KILL $pid 2>/dev/null; wait $pid || :; log 'got SIG${sig%:*}, killed CMD'; exit ${sig#*:}" "${sig%:*}"
+        trap "kill -KILL $pid 2>/dev/null; { wait $pid; } 2>/dev/null || :; log 'got SIG${sig%:*}, killed CMD'; exit ${sig#*:}" "${sig%:*}"
     done
     wait "$pid" || rc=$?
     trap - TERM INT HUP
@@ -140,12 +140,13 @@ EOF
 
 # ---- add postgresql-MAJOR to the chroot --------------------------------------------------
 add_major() {
-    # 19 is (for now) only in experimental: add it, pinned to the -MAJOR packages only.
-    # experimental is NotAutomatic (priority 1), so nothing else is taken from it.
+    # 19 is (for now) only in experimental: add it, pinned to the binaries of source package
+    # postgresql-MAJOR only (that includes libpq5/libpq-dev, which server-dev-19 needs at
+    # >= 19). experimental is NotAutomatic (priority 1), so nothing else comes from it.
     if [ "$SUITE" = sid ] && [ "$MAJOR" -ge 19 ]; then
         echo "deb $MIRROR experimental main" >"$ROOT/etc/apt/sources.list.d/experimental.list"
         cat >"$ROOT/etc/apt/preferences.d/pgchroot-pg$MAJOR" <<EOF
-Package: /^postgresql(-[a-z0-9]+)*-$MAJOR(-.*)?\$/
+Package: src:postgresql-$MAJOR
 Pin: release a=experimental
 Pin-Priority: 500
 EOF
