@@ -120,16 +120,17 @@ mg_detail(const MGFinding *f, const MGRelSize *size)
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, f->reason);
 	appendStringInfo(&buf,
-					 " It holds %s lock for the whole operation, which blocks %s.",
+					 "  The statement holds %s lock for the whole operation, which blocks %s.",
 					 mg_lockmode_name(f->lockmode),
 					 f->lockmode == AccessExclusiveLock ?
 					 "all reads and writes" : "all writes");
 	if (size->nrels > 1)
 		appendStringInfo(&buf,
-						 " Its %d partitions and inheritance children hold about %.0f rows (%s)",
+						 "  The %d relations it works on hold about %.0f rows (%s)",
 						 size->nrels, size->rows, mg_size_pretty(size->bytes));
 	else
-		appendStringInfo(&buf, " It holds about %.0f rows (%s)",
+		appendStringInfo(&buf, "  The %s has about %.0f rows (%s)",
+						 mg_relkind_noun(linitial_oid(size->relids)),
 						 size->rows, mg_size_pretty(size->bytes));
 
 	if (size->rows > (double) mg_row_threshold)

@@ -113,8 +113,11 @@ mg_class_bytes(Form_pg_class cls)
 
 /*
  * Rows per page when the table was never vacuumed or analyzed: the page
- * capacity for tuples of the average width of its columns' types, which is
- * what the planner assumes in the same situation.
+ * capacity for tuples as wide as its columns.  Fixed-width columns count
+ * their width; variable-width ones count 8 bytes, not the planner's 32 or
+ * more: short values are stored with a 1-byte header and long ones are moved
+ * to TOAST, leaving an 18-byte pointer.  Erring on the narrow side means
+ * erring on the side of more rows, which is the safe side for a guard.
  */
 static double
 mg_density_from_width(Oid relid, int natts)
@@ -133,7 +136,7 @@ mg_density_from_width(Oid relid, int natts)
 			continue;
 		att = (Form_pg_attribute) GETSTRUCT(tp);
 		if (!att->attisdropped)
-			width += get_typavgwidth(att->atttypid, att->atttypmod);
+			width += att->attlen > 0 ? att->attlen : 8;
 		ReleaseSysCache(tp);
 	}
 	tuple_width = MAXALIGN(SizeofHeapTupleHeader) + MAXALIGN(width) + sizeof(ItemIdData);

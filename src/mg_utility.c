@@ -74,13 +74,14 @@ static object_access_hook_type prev_object_access_hook = NULL;
 /*
  * Statements whose make_new_heap() is not a rewrite under a long lock: the
  * concurrent refresh builds its new contents in a transient heap while
- * readers go on.
+ * readers go on, and WITH NO DATA swaps in an empty one.
  */
 static bool
 mg_statement_uses_transient_heap(Node *parsetree)
 {
 	if (IsA(parsetree, RefreshMatViewStmt))
-		return ((RefreshMatViewStmt *) parsetree)->concurrent;
+		return ((RefreshMatViewStmt *) parsetree)->concurrent ||
+			((RefreshMatViewStmt *) parsetree)->skipData;
 #if MG_HAVE_REPACK
 	if (IsA(parsetree, RepackStmt))
 		return mg_option_is_set(((RepackStmt *) parsetree)->params, "concurrently");

@@ -1,0 +1,48 @@
+--
+-- Statements that rewrite whole tables by design.
+--
+CREATE SCHEMA maintenance;
+SET search_path = maintenance, public;
+SELECT mg_big('t');
+CREATE INDEX CONCURRENTLY t_id ON t (id);
+\set VERBOSITY terse
+
+VACUUM FULL t;
+VACUUM (FULL, ANALYZE) t;
+VACUUM (FULL true) t;
+CLUSTER t USING t_id;
+ALTER TABLE t CLUSTER ON t_id;
+CLUSTER t;
+ALTER TABLE t SET UNLOGGED;
+SELECT * FROM mg_modes('ALTER TABLE t SET UNLOGGED');
+ALTER TABLE t SET ACCESS METHOD heap;   -- already heap: nothing to do
+ALTER TABLE t SET LOGGED;               -- already logged: nothing to do
+CREATE TABLESPACE mg_space LOCATION '';
+ALTER TABLE t SET TABLESPACE mg_space;
+ALTER TABLE ALL IN TABLESPACE pg_default SET TABLESPACE mg_space;
+ALTER TABLE t SET TABLESPACE pg_default;    -- already there
+
+CREATE MATERIALIZED VIEW mv AS SELECT * FROM t;
+REFRESH MATERIALIZED VIEW mv;
+SELECT * FROM mg_modes('REFRESH MATERIALIZED VIEW mv');
+CREATE UNIQUE INDEX CONCURRENTLY mv_id ON mv (id);
+REFRESH MATERIALIZED VIEW CONCURRENTLY mv;
+REFRESH MATERIALIZED VIEW mv WITH NO DATA;
+
+-- Safe maintenance
+VACUUM t;
+VACUUM (ANALYZE, VERBOSE false) t;
+ANALYZE t;
+VACUUM (FULL false) t;
+
+-- A table rewrite that no rule predicts is caught as it begins: ALTER TYPE
+-- on a composite type rewrites the tables typed with it.
+CREATE TYPE pair AS (a int, b text);
+CREATE TABLE typed OF pair;
+INSERT INTO typed SELECT g, 'x' FROM generate_series(1, 20000) g;
+ANALYZE typed;
+\set VERBOSITY default
+ALTER TYPE pair ALTER ATTRIBUTE a TYPE bigint CASCADE;
+\set VERBOSITY terse
+SELECT * FROM mg_modes('ALTER TYPE pair ALTER ATTRIBUTE a TYPE bigint CASCADE');
+DROP TABLESPACE IF EXISTS mg_space_unused;
