@@ -13,7 +13,6 @@ SET migration_guard.mode = 'strict';
 SET migration_guard.row_threshold = -1;
 SET migration_guard.row_threshold = 'many';
 SET migration_guard.size_threshold = '1 parsec';
-SET migration_guard.size_threshold = -5;
 SET migration_guard.validation_scan_action = 'maybe';
 SET migration_guard.nonexistent = 1;
 

@@ -19,7 +19,10 @@ ALTER TABLE t SET ACCESS METHOD heap;   -- already heap: nothing to do
 ALTER TABLE t SET LOGGED;               -- already logged: nothing to do
 CREATE TABLESPACE mg_space LOCATION '';
 ALTER TABLE t SET TABLESPACE mg_space;
-ALTER TABLE ALL IN TABLESPACE pg_default SET TABLESPACE mg_space;
+CREATE TABLE t_away (id int) TABLESPACE mg_space;
+INSERT INTO t_away SELECT generate_series(1, 20000);
+ALTER TABLE ALL IN TABLESPACE mg_space SET TABLESPACE pg_default;
+ALTER INDEX ALL IN TABLESPACE mg_space SET TABLESPACE pg_default;  -- none there
 ALTER TABLE t SET TABLESPACE pg_default;    -- already there
 
 CREATE MATERIALIZED VIEW mv AS SELECT * FROM t;

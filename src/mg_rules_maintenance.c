@@ -71,6 +71,9 @@ mg_list_relations(Oid nspoid, bool catalogs_only)
 	}
 	table_endscan(scan);
 	table_close(classrel, AccessShareLock);
+
+	/* Judge in OID order, so the first rejection is the same every time. */
+	list_sort(result, list_oid_cmp);
 	return result;
 }
 
@@ -221,6 +224,7 @@ mg_rules_move_all(AlterTableMoveAllStmt *stmt, MGAnalysis *analysis)
 	}
 	table_endscan(scan);
 	table_close(classrel, AccessShareLock);
+	list_sort(relids, list_oid_cmp);
 
 	foreach(lc, relids)
 		mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, lfirst_oid(lc), false,

@@ -41,7 +41,7 @@ int			mg_mode = MG_ACTION_ENFORCE;
 int			mg_row_threshold = 100000;
 
 /* migration_guard.size_threshold: ... or above this size (kB, 0 = off) */
-int			mg_size_threshold_kb = 1024 * 1024;
+int			mg_size_threshold_kb = 16 * 1024;
 
 /* migration_guard.<rule>_action: what to do when a rule fires */
 int			mg_rule_action[MG_NUM_RULES] = {
@@ -96,7 +96,7 @@ mg_define_gucs(void)
 							"Counts the table and its TOAST table.  0 disables the size "
 							"threshold, leaving only the row threshold.",
 							&mg_size_threshold_kb,
-							1024 * 1024,
+							16 * 1024,
 							0, INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_KB,
