@@ -5,6 +5,7 @@ OBJS = \
 	$(WIN32RES) \
 	src/migration_guard.o \
 	src/mg_analyze.o \
+	src/mg_lock_timeout.o \
 	src/mg_policy.o \
 	src/mg_rules_alter_table.o \
 	src/mg_rules_column.o \
@@ -26,9 +27,9 @@ PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
 # Tests run on a throwaway server that pg_regress starts with the guard
 # preloaded (see migration_guard.conf); test/run-tests.sh drives them.
 REGRESS = setup add_column alter_type constraints indexes partitions \
-	maintenance nested security guc size estimate
+	maintenance nested security guc size estimate lock_timeout
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
-ISOLATION = lock_wait
+ISOLATION = lock_wait blocker_report
 ISOLATION_OPTS = --temp-instance=./tmp_isolation --temp-config=$(srcdir)/migration_guard.conf
 TAP_TESTS = 1
 

@@ -123,9 +123,15 @@ mg_analyze_statement(Node *stmt, MGAnalysis *analysis)
 		case T_VacuumStmt:
 			mg_rules_vacuum((VacuumStmt *) stmt, analysis);
 			break;
+#if MG_HAVE_REPACK
+		case T_RepackStmt:
+			mg_rules_repack((RepackStmt *) stmt, analysis);
+			break;
+#else
 		case T_ClusterStmt:
 			mg_rules_cluster((ClusterStmt *) stmt, analysis);
 			break;
+#endif
 		case T_RefreshMatViewStmt:
 			mg_rules_refresh_matview((RefreshMatViewStmt *) stmt, analysis);
 			break;

@@ -83,6 +83,20 @@
 #define MG_GENERATED_IS_VIRTUAL(con) (false)
 #endif
 
+/* DomainHasConstraints gained a "has volatile" output argument in 19. */
+#if MG_PG19_GTE
+#define mg_domain_has_constraints(typid) DomainHasConstraints(typid, NULL)
+#else
+#define mg_domain_has_constraints(typid) DomainHasConstraints(typid)
+#endif
+
+/* Backend status entries by 1-based index: renamed in 17. */
+#if MG_PG17_GTE
+#define mg_local_beentry_by_index(i) pgstat_get_local_beentry_by_index(i)
+#else
+#define mg_local_beentry_by_index(i) pgstat_fetch_stat_local_beentry(i)
+#endif
+
 /* LockHeldByMe gained an "or stronger" argument in 17. */
 static inline bool
 mg_lock_held_by_me(const LOCKTAG *tag, LOCKMODE mode)

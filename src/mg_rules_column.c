@@ -197,7 +197,7 @@ mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
 		Node	   *cooked = NULL;
 
 		typenameTypeIdAndMod(NULL, def->typeName, &typid, &typmod);
-		if (DomainHasConstraints(typid))
+		if (mg_domain_has_constraints(typid))
 			reason = psprintf("Adding column \"%s\" of domain type %s, which has constraints, checks them for every row, which rewrites the table.",
 							  def->colname, format_type_be(typid));
 		else
@@ -263,7 +263,7 @@ mg_column_change_requires_rewrite(Node *expr, AttrNumber varattno)
 		{
 			CoerceToDomain *d = (CoerceToDomain *) expr;
 
-			if (DomainHasConstraints(d->resulttype))
+			if (mg_domain_has_constraints(d->resulttype))
 				return true;
 			expr = (Node *) d->arg;
 		}

@@ -111,55 +111,91 @@ mg_rules_vacuum(VacuumStmt *stmt, MGAnalysis *analysis)
 }
 
 /*
- * CLUSTER.  Without a table it reclusters every table previously clustered.
+ * Tables with a clustered index: what CLUSTER without a table reclusters.
  */
-void
-mg_rules_cluster(ClusterStmt *stmt, MGAnalysis *analysis)
+static List *
+mg_clustered_relations(void)
 {
 	List	   *relids = NIL;
 	ListCell   *lc;
 
-	if (stmt->relation != NULL)
+	foreach(lc, mg_list_relations(InvalidOid, false))
 	{
-		Oid			relid = RangeVarGetRelidExtended(stmt->relation, NoLock,
+		Oid			relid = lfirst_oid(lc);
+		List	   *indexes;
+		ListCell   *lci;
+		Relation	rel = mg_open_relation(relid);
+
+		if (rel == NULL)
+			continue;
+		indexes = RelationGetIndexList(rel);
+		foreach(lci, indexes)
+		{
+			HeapTuple	tp = SearchSysCache1(INDEXRELID,
+											 ObjectIdGetDatum(lfirst_oid(lci)));
+
+			if (!HeapTupleIsValid(tp))
+				continue;
+			if (((Form_pg_index) GETSTRUCT(tp))->indisclustered)
+				relids = list_append_unique_oid(relids, relid);
+			ReleaseSysCache(tp);
+		}
+		mg_close_relation(rel);
+	}
+	return relids;
+}
+
+/*
+ * CLUSTER, and from 19 REPACK: a full copy of each table.  Without a table,
+ * CLUSTER reclusters every table previously clustered and REPACK every
+ * table.
+ */
+static void
+mg_rules_copy_tables(RangeVar *relation, bool clustered_only,
+					 MGAnalysis *analysis)
+{
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	if (relation != NULL)
+	{
+		Oid			relid = RangeVarGetRelidExtended(relation, NoLock,
 													 RVR_MISSING_OK, NULL, NULL);
 
 		if (OidIsValid(relid))
 			relids = list_make1_oid(relid);
 	}
+	else if (clustered_only)
+		relids = mg_clustered_relations();
 	else
-	{
-		foreach(lc, mg_list_relations(InvalidOid, false))
-		{
-			Oid			relid = lfirst_oid(lc);
-			List	   *indexes;
-			ListCell   *lci;
-			Relation	rel = mg_open_relation(relid);
-
-			if (rel == NULL)
-				continue;
-			indexes = RelationGetIndexList(rel);
-			foreach(lci, indexes)
-			{
-				HeapTuple	tp = SearchSysCache1(INDEXRELID,
-												 ObjectIdGetDatum(lfirst_oid(lci)));
-
-				if (!HeapTupleIsValid(tp))
-					continue;
-				if (((Form_pg_index) GETSTRUCT(tp))->indisclustered)
-					relids = lappend_oid(relids, relid);
-				ReleaseSysCache(tp);
-			}
-			mg_close_relation(rel);
-		}
-	}
+		relids = mg_list_relations(InvalidOid, false);
 
 	foreach(lc, relids)
 		mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, lfirst_oid(lc), true,
 					   NIL, AccessExclusiveLock,
-					   pstrdup("CLUSTER writes a new copy of the table in index order and rebuilds its indexes."),
-					   pstrdup("Keep the table's order with a periodic online rebuild (pg_repack --order-by) instead of CLUSTER; plain VACUUM and ANALYZE do not block writes."));
+					   psprintf("%s writes a new copy of the table and rebuilds its indexes.",
+								analysis->command),
+					   pstrdup(MG_HAVE_REPACK ?
+							   "Use REPACK (CONCURRENTLY), which lets reads and writes go on; plain VACUUM and ANALYZE do not block writes either." :
+							   "Keep the table's order with a periodic online rebuild (pg_repack --order-by) instead of CLUSTER; plain VACUUM and ANALYZE do not block writes."));
 }
+
+#if MG_HAVE_REPACK
+void
+mg_rules_repack(RepackStmt *stmt, MGAnalysis *analysis)
+{
+	if (mg_option_is_set(stmt->params, "concurrently"))
+		return;
+	mg_rules_copy_tables(stmt->relation ? stmt->relation->relation : NULL,
+						 stmt->command == REPACK_COMMAND_CLUSTER, analysis);
+}
+#else
+void
+mg_rules_cluster(ClusterStmt *stmt, MGAnalysis *analysis)
+{
+	mg_rules_copy_tables(stmt->relation, true, analysis);
+}
+#endif
 
 /*
  * REFRESH MATERIALIZED VIEW without CONCURRENTLY.  WITH NO DATA only

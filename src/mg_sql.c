@@ -20,6 +20,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "utils/builtins.h"
+#include "storage/lock.h"
 #include "utils/lsyscache.h"
 
 #include "migration_guard.h"
@@ -83,4 +84,23 @@ migration_guard_estimate(PG_FUNCTION_ARGS)
 	values[2] = Int32GetDatum(size.nrels);
 	values[3] = BoolGetDatum(mg_is_big(&size));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * migration_guard.lock_modes_conflict(held text, requested text) RETURNS bool
+ *
+ * Does a lock held (or awaited) in one mode block a request in the other?
+ * Mode names as in pg_locks or LOCK TABLE; an unknown name is an error.
+ */
+PG_FUNCTION_INFO_V1(migration_guard_lock_modes_conflict);
+Datum
+migration_guard_lock_modes_conflict(PG_FUNCTION_ARGS)
+{
+	LOCKMODE	held;
+	LOCKMODE	requested;
+
+	mg_require_preloaded();
+	held = mg_parse_lock_mode(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	requested = mg_parse_lock_mode(text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_BOOL(DoLockModesConflict(held, requested));
 }

@@ -129,13 +129,18 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	MGStatement stmt;
-	bool		guarded;
+	volatile bool active;
+	volatile bool guarded;
+	volatile bool has_targets = false;
+	MGLockTargets targets;
+	ErrorContextCallback lockctx;
+	volatile int nestlevel = 0;
 
-	guarded = mg_mode != MG_ACTION_OFF &&
-		!IsBinaryUpgrade &&
+	active = !IsBinaryUpgrade &&
 		context != PROCESS_UTILITY_SUBCOMMAND &&
 		IsTransactionState() &&
 		!IsAbortedTransactionBlockState();
+	guarded = active && mg_mode != MG_ACTION_OFF;
 
 	stmt.command = GetCommandTagName(CreateCommandTag(parsetree));
 	stmt.transient_heap_ok = mg_statement_uses_transient_heap(parsetree);
@@ -143,12 +148,25 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	stmt.cxt = CurrentMemoryContext;
 	stmt.outer = mg_current_statement;
 
-	if (guarded)
-		mg_guard_statement(parsetree, queryString, &stmt);
+	/*
+	 * The lock timeout covers our own analysis too, which may have to wait
+	 * for ACCESS SHARE behind a session holding ACCESS EXCLUSIVE.  The
+	 * blocker report applies whichever lock timeout fired.
+	 */
+	if (active)
+		has_targets = mg_lock_targets(parsetree, &targets);
+	if (has_targets)
+	{
+		nestlevel = mg_apply_lock_timeout();
+		mg_push_lock_context(&lockctx, &targets);
+	}
 
 	mg_current_statement = &stmt;
 	PG_TRY();
 	{
+		if (guarded)
+			mg_guard_statement(parsetree, queryString, &stmt);
+
 		if (prev_ProcessUtility)
 			(*prev_ProcessUtility) (pstmt, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
@@ -159,8 +177,13 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	PG_FINALLY();
 	{
 		mg_current_statement = stmt.outer;
+		if (has_targets)
+			error_context_stack = lockctx.previous;
 	}
 	PG_END_TRY();
+
+	/* On error, transaction or subtransaction abort pops the nest level. */
+	mg_restore_lock_timeout(nestlevel);
 }
 
 /*

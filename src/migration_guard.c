@@ -117,6 +117,18 @@ mg_define_gucs(void)
 								 NULL, NULL, NULL);
 	}
 
+	DefineCustomIntVariable("migration_guard.lock_timeout",
+							"Sets the longest wait for a write-blocking lock by DDL.",
+							"Applies to each utility statement that locks an existing "
+							"relation in SHARE mode or stronger, when the session's own "
+							"lock_timeout is 0 or larger.  0 disables it.",
+							&mg_lock_timeout_ms,
+							5000,
+							0, INT_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("migration_guard");
 }
 

@@ -36,6 +36,8 @@
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
 
+#include "mg_compat.h"
+
 /*
  * SQLSTATE of every rejection by the guard.  Class "MG" is not used by
  * PostgreSQL (implementation-defined classes start with 5-9 or I-Z), so
@@ -93,12 +95,30 @@ typedef struct MGRelSize
 	List	   *relids;			/* OIDs of every relation looked at */
 } MGRelSize;
 
+/* Relations a statement locks in a write-blocking mode (mg_lock_timeout.c) */
+#define MG_MAX_LOCK_TARGETS 8
+typedef struct MGLockTargets
+{
+	int			n;
+	Oid			relid[MG_MAX_LOCK_TARGETS];
+	LOCKMODE	mode[MG_MAX_LOCK_TARGETS];
+} MGLockTargets;
+
 /* migration_guard.c: policy settings */
 extern int	mg_mode;
 extern int	mg_row_threshold;
 extern int	mg_size_threshold_kb;
 extern int	mg_rule_action[MG_NUM_RULES];
 extern bool mg_preloaded;
+
+/* mg_lock_timeout.c */
+extern int	mg_lock_timeout_ms;
+extern bool mg_lock_targets(Node *stmt, MGLockTargets *targets);
+extern int	mg_apply_lock_timeout(void);
+extern void mg_restore_lock_timeout(int nestlevel);
+extern void mg_push_lock_context(ErrorContextCallback *ctx,
+								 MGLockTargets *targets);
+extern LOCKMODE mg_parse_lock_mode(const char *name);
 
 /* mg_utility.c */
 extern void mg_install_hooks(void);
@@ -158,7 +178,11 @@ extern void mg_rules_reindex(ReindexStmt *stmt, MGAnalysis *analysis);
 /* mg_rules_maintenance.c */
 extern List *mg_list_relations(Oid nspoid, bool catalogs_only);
 extern void mg_rules_vacuum(VacuumStmt *stmt, MGAnalysis *analysis);
+#if MG_HAVE_REPACK
+extern void mg_rules_repack(RepackStmt *stmt, MGAnalysis *analysis);
+#else
 extern void mg_rules_cluster(ClusterStmt *stmt, MGAnalysis *analysis);
+#endif
 extern void mg_rules_refresh_matview(RefreshMatViewStmt *stmt,
 									 MGAnalysis *analysis);
 extern void mg_rules_move_all(AlterTableMoveAllStmt *stmt,
