@@ -5,6 +5,8 @@ OBJS = \
 	$(WIN32RES) \
 	src/migration_guard.o \
 	src/mg_analyze.o \
+	src/mg_audit.o \
+	src/mg_audit_sql.o \
 	src/mg_lock_timeout.o \
 	src/mg_policy.o \
 	src/mg_rules_alter_table.o \
@@ -15,7 +17,8 @@ OBJS = \
 	src/mg_rules_partition.o \
 	src/mg_size.o \
 	src/mg_sql.o \
-	src/mg_utility.o
+	src/mg_utility.o \
+	src/mg_window.o
 
 EXTENSION = migration_guard
 EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
@@ -27,7 +30,7 @@ PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
 # Tests run on a throwaway server that pg_regress starts with the guard
 # preloaded (see migration_guard.conf); test/run-tests.sh drives them.
 REGRESS = setup add_column alter_type constraints indexes partitions \
-	maintenance nested security guc size estimate lock_timeout
+	maintenance nested security guc size estimate lock_timeout audit
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
 ISOLATION = lock_wait blocker_report
 ISOLATION_OPTS = --temp-instance=./tmp_isolation --temp-config=$(srcdir)/migration_guard.conf

@@ -83,6 +83,15 @@
 #define MG_GENERATED_IS_VIRTUAL(con) (false)
 #endif
 
+/* GUC "extra" data: guc_malloc()/guc_free() from 16, plain malloc before. */
+#if MG_PG16_GTE
+#define mg_guc_malloc(size) guc_malloc(LOG, size)
+#define mg_guc_free(ptr) guc_free(ptr)
+#else
+#define mg_guc_malloc(size) malloc(size)
+#define mg_guc_free(ptr) free(ptr)
+#endif
+
 /* DomainHasConstraints gained a "has volatile" output argument in 19. */
 #if MG_PG19_GTE
 #define mg_domain_has_constraints(typid) DomainHasConstraints(typid, NULL)

@@ -26,6 +26,7 @@
 #include "utils/lsyscache.h"
 
 #include "migration_guard.h"
+#include "mg_compat.h"
 
 /* Stable rule ids, indexed by MGRule */
 static const char *const mg_rule_names[MG_NUM_RULES] = {
@@ -189,13 +190,68 @@ mg_report(const MGAnalysis *analysis, const MGFinding *f,
 	}
 }
 
+const char *
+mg_verdict_name(MGVerdict verdict)
+{
+	switch (verdict)
+	{
+		case MG_VERDICT_ALLOWED:
+			return "allowed";
+		case MG_VERDICT_WARNED:
+			return "warned";
+		case MG_VERDICT_REJECTED:
+			return "rejected";
+	}
+	return "unrecognized";
+}
+
+/* migration_guard.mode as it reads in the audit */
+const char *
+mg_verdict_mode_name(void)
+{
+	return mg_mode == MG_ACTION_OFF ? "off" :
+		mg_mode == MG_ACTION_WARN ? "warn" : "enforce";
+}
+
+static const char *
+mg_action_name(int action)
+{
+	return action == MG_ACTION_OFF ? "off" : action == MG_ACTION_WARN ? "warn" : "enforce";
+}
+
 /*
- * Judge every finding of a statement.  Warnings are emitted as they come;
- * the first finding that is enforced raises the rejection, before the
- * statement has taken any lock of its own.
+ * Would the shipped defaults (both thresholds at their boot values) call
+ * this relation big?  Decides whether a relaxed policy let a statement pass
+ * that the default policy would have rejected.
+ */
+static bool
+mg_is_big_by_default(const MGRelSize *size)
+{
+	int			saved_rows = mg_row_threshold;
+	int			saved_kb = mg_size_threshold_kb;
+	bool		big;
+
+	mg_row_threshold = MG_DEFAULT_ROW_THRESHOLD;
+	mg_size_threshold_kb = MG_DEFAULT_SIZE_THRESHOLD_KB;
+	big = mg_is_big(size);
+	mg_row_threshold = saved_rows;
+	mg_size_threshold_kb = saved_kb;
+	return big;
+}
+
+/*
+ * Judge every finding of a statement.  For each relation that is big, the
+ * action is the weaker of migration_guard.mode and the rule's action, and a
+ * maintenance window turns enforce into warn.  Each decision is audited
+ * before it is reported, so a rejection is never lost; so is a pass that the
+ * default policy would have rejected.  Warnings are emitted as they come;
+ * the first enforced finding raises the rejection, before the statement has
+ * taken any lock of its own.
  *
  * The OIDs of all relations measured are appended to *judged_relids, so the
- * rewrite detector in mg_utility.c does not judge them a second time.
+ * rewrite detector in mg_utility.c does not judge them a second time; the
+ * audit sequence numbers of decisions that let the statement run go to
+ * analysis->audit_seqs, for the outcome record.
  */
 void
 mg_judge_findings(MGAnalysis *analysis, List **judged_relids)
@@ -206,7 +262,10 @@ mg_judge_findings(MGAnalysis *analysis, List **judged_relids)
 	{
 		MGFinding  *f = (MGFinding *) lfirst(lc);
 		MGRelSize	size;
+		bool		big;
 		int			action;
+		MGDecision	d;
+		uint64		seq;
 
 		if (f->relids != NIL)
 			mg_measure_list(f->relids, &size);
@@ -215,14 +274,60 @@ mg_judge_findings(MGAnalysis *analysis, List **judged_relids)
 		if (judged_relids)
 			*judged_relids = list_concat_unique_oid(*judged_relids, size.relids);
 
-		if (!mg_is_big(&size))
-			continue;
-
+		big = mg_is_big(&size);
 		action = Min(mg_mode, mg_rule_action[f->rule]);
-		if (action == MG_ACTION_OFF)
-			continue;
 
-		mg_report(analysis, f, &size,
-				  action == MG_ACTION_ENFORCE ? ERROR : WARNING);
+		memset(&d, 0, sizeof(d));
+		d.rule = f->rule;
+		d.command = analysis->command;
+		d.statement = analysis->statement;
+		d.rows = size.rows;
+		d.bytes = size.bytes;
+		d.lockmode = f->lockmode;
+
+		if (big && action == MG_ACTION_ENFORCE && mg_in_maintenance_window())
+		{
+			d.action = MG_VERDICT_WARNED;
+			d.why = "maintenance window";
+		}
+		else if (big && action == MG_ACTION_ENFORCE)
+			d.action = MG_VERDICT_REJECTED;
+		else if (big && action == MG_ACTION_WARN)
+		{
+			d.action = MG_VERDICT_WARNED;
+			d.why = mg_mode == MG_ACTION_WARN ? "migration_guard.mode = warn" :
+				psprintf("%s = warn", mg_rule_guc_name(f->rule));
+		}
+		else if (mg_is_big_by_default(&size))
+		{
+			d.action = MG_VERDICT_ALLOWED;
+			if (big)
+				d.why = mg_mode == MG_ACTION_OFF ? "migration_guard.mode = off" :
+					psprintf("%s = %s", mg_rule_guc_name(f->rule),
+							 mg_action_name(mg_rule_action[f->rule]));
+			else
+				d.why = psprintf("thresholds raised (row_threshold = %d, size_threshold = %d kB)",
+								 mg_row_threshold, mg_size_threshold_kb);
+		}
+		else
+			continue;			/* small by any policy: nothing to say */
+
+		d.relation = mg_relation_name(f->relid);
+		seq = mg_audit_decision(&d);
+
+		switch (d.action)
+		{
+			case MG_VERDICT_REJECTED:
+				mg_report(analysis, f, &size, ERROR);
+				break;
+			case MG_VERDICT_WARNED:
+				mg_report(analysis, f, &size, WARNING);
+				/* FALLTHROUGH */
+			case MG_VERDICT_ALLOWED:
+				if (seq > 0)
+					analysis->audit_seqs = lappend(analysis->audit_seqs,
+												   psprintf(UINT64_FORMAT, seq));
+				break;
+		}
 	}
 }

@@ -29,7 +29,7 @@
 /*
  * Refuse to run when the guard is not active in every session.
  */
-static void
+void
 mg_require_preloaded(void)
 {
 	if (!mg_preloaded)

@@ -62,6 +62,8 @@ typedef struct MGStatement
 	const char *command;		/* command tag */
 	bool		transient_heap_ok;	/* REFRESH ... CONCURRENTLY and the like */
 	List	   *judged_relids;	/* relations already judged for it */
+	List	   *audit_seqs;		/* audit entries to mark completed */
+	const char *statement;		/* its text, for the audit */
 	MemoryContext cxt;			/* where judged_relids lives */
 	struct MGStatement *outer;
 } MGStatement;
@@ -90,6 +92,38 @@ mg_statement_uses_transient_heap(Node *parsetree)
 }
 
 /*
+ * Copy a list of audit sequence numbers (as strings) into the current
+ * memory context.
+ */
+static List *
+mg_copy_seqs(List *seqs)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, seqs)
+		result = lappend(result, pstrdup((char *) lfirst(lc)));
+	return result;
+}
+
+/*
+ * The text of this statement alone, out of a query string that may hold
+ * several.
+ */
+static const char *
+mg_statement_text(PlannedStmt *pstmt, const char *queryString)
+{
+	if (queryString == NULL)
+		return NULL;
+	if (pstmt->stmt_location >= 0 && pstmt->stmt_len > 0 &&
+		pstmt->stmt_location + pstmt->stmt_len <= (int) strlen(queryString))
+		return pnstrdup(queryString + pstmt->stmt_location, pstmt->stmt_len);
+	if (pstmt->stmt_location > 0 && pstmt->stmt_location < (int) strlen(queryString))
+		return pstrdup(queryString + pstmt->stmt_location);
+	return queryString;
+}
+
+/*
  * Analyse and judge one statement.  The analysis runs in its own memory
  * context, freed at once; only the judged relations are kept, in the
  * caller's context, for the second line.
@@ -109,12 +143,15 @@ mg_guard_statement(Node *parsetree, const char *queryString, MGStatement *stmt)
 
 	analysis.command = stmt->command;
 	analysis.query_string = queryString;
+	analysis.statement = stmt->statement;
 	analysis.findings = NIL;
+	analysis.audit_seqs = NIL;
 	mg_analyze_statement(parsetree, &analysis);
 	mg_judge_findings(&analysis, &judged);
 
 	MemoryContextSwitchTo(oldcxt);
 	stmt->judged_relids = list_copy(judged);
+	stmt->audit_seqs = mg_copy_seqs(analysis.audit_seqs);
 	MemoryContextDelete(analysis_cxt);
 }
 
@@ -140,11 +177,14 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		context != PROCESS_UTILITY_SUBCOMMAND &&
 		IsTransactionState() &&
 		!IsAbortedTransactionBlockState();
-	guarded = active && mg_mode != MG_ACTION_OFF;
+	guarded = active &&
+		(mg_mode != MG_ACTION_OFF || mg_audit_level == MG_AUDIT_ALL);
 
 	stmt.command = GetCommandTagName(CreateCommandTag(parsetree));
 	stmt.transient_heap_ok = mg_statement_uses_transient_heap(parsetree);
 	stmt.judged_relids = NIL;
+	stmt.audit_seqs = NIL;
+	stmt.statement = guarded ? mg_statement_text(pstmt, queryString) : NULL;
 	stmt.cxt = CurrentMemoryContext;
 	stmt.outer = mg_current_statement;
 
@@ -184,6 +224,15 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	/* On error, transaction or subtransaction abort pops the nest level. */
 	mg_restore_lock_timeout(nestlevel);
+
+	/* Statements that ran despite a finding: record that they completed. */
+	if (stmt.audit_seqs != NIL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, stmt.audit_seqs)
+			mg_audit_outcome(strtou64((char *) lfirst(lc), NULL, 10));
+	}
 }
 
 /*
@@ -231,7 +280,9 @@ mg_judge_starting_rewrite(Oid oldrelid)
 
 	analysis.command = stmt ? stmt->command : "statement";
 	analysis.query_string = NULL;
+	analysis.statement = stmt ? stmt->statement : NULL;
 	analysis.findings = NIL;
+	analysis.audit_seqs = NIL;
 	mg_add_finding(&analysis, MG_RULE_TABLE_REWRITE, oldrelid, false, NIL,
 				   AccessExclusiveLock,
 				   pstrdup("PostgreSQL is about to write a new copy of the table (detected as the rewrite began)."),
@@ -242,6 +293,8 @@ mg_judge_starting_rewrite(Oid oldrelid)
 	{
 		oldcxt = MemoryContextSwitchTo(stmt->cxt);
 		stmt->judged_relids = list_concat_unique_oid(stmt->judged_relids, judged);
+		stmt->audit_seqs = list_concat(stmt->audit_seqs,
+									   mg_copy_seqs(analysis.audit_seqs));
 		MemoryContextSwitchTo(oldcxt);
 	}
 }
@@ -262,7 +315,8 @@ mg_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 	if (access != OAT_POST_CREATE || classId != RelationRelationId ||
 		subId != 0 || pc == NULL || !pc->is_internal)
 		return;
-	if (mg_mode == MG_ACTION_OFF || IsBinaryUpgrade)
+	if ((mg_mode == MG_ACTION_OFF && mg_audit_level != MG_AUDIT_ALL) ||
+		IsBinaryUpgrade)
 		return;
 
 	oldrelid = mg_rewritten_relation(objectId);

@@ -38,10 +38,10 @@ MG_MODULE_MAGIC;
 int			mg_mode = MG_ACTION_ENFORCE;
 
 /* migration_guard.row_threshold: a relation above this many rows is big */
-int			mg_row_threshold = 100000;
+int			mg_row_threshold = MG_DEFAULT_ROW_THRESHOLD;
 
 /* migration_guard.size_threshold: ... or above this size (kB, 0 = off) */
-int			mg_size_threshold_kb = 16 * 1024;
+int			mg_size_threshold_kb = MG_DEFAULT_SIZE_THRESHOLD_KB;
 
 /* migration_guard.<rule>_action: what to do when a rule fires */
 int			mg_rule_action[MG_NUM_RULES] = {
@@ -50,6 +50,14 @@ int			mg_rule_action[MG_NUM_RULES] = {
 
 /* Were we loaded by shared_preload_libraries?  SQL functions check this. */
 bool		mg_preloaded = false;
+
+static const struct config_enum_entry mg_audit_options[] = {
+	{"off", MG_AUDIT_OFF, false},
+	{"rejected", MG_AUDIT_REJECTED, false},
+	{"warned", MG_AUDIT_WARNED, false},
+	{"all", MG_AUDIT_ALL, false},
+	{NULL, 0, false}
+};
 
 static const struct config_enum_entry mg_action_options[] = {
 	{"off", MG_ACTION_OFF, false},
@@ -85,7 +93,7 @@ mg_define_gucs(void)
 							"proportional to the size of a big relation is guarded.  "
 							"0 makes every non-empty relation big.",
 							&mg_row_threshold,
-							100000,
+							MG_DEFAULT_ROW_THRESHOLD,
 							0, INT_MAX,
 							PGC_SUSET,
 							0,
@@ -96,7 +104,7 @@ mg_define_gucs(void)
 							"Counts the table and its TOAST table.  0 disables the size "
 							"threshold, leaving only the row threshold.",
 							&mg_size_threshold_kb,
-							16 * 1024,
+							MG_DEFAULT_SIZE_THRESHOLD_KB,
 							0, INT_MAX,
 							PGC_SUSET,
 							GUC_UNIT_KB,
@@ -129,6 +137,57 @@ mg_define_gucs(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomEnumVariable("migration_guard.audit",
+							 "Sets which guard decisions the audit trail keeps.",
+							 "\"rejected\", \"warned\" (rejected and warned), \"all\" (also statements "
+							 "that ran only because the policy was relaxed), or \"off\".",
+							 &mg_audit_level,
+							 MG_AUDIT_ALL,
+							 mg_audit_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migration_guard.audit_max_size",
+							"Sets the disk space kept for the audit trail.",
+							"When half of it is filled, the older half is dropped and counted.",
+							&mg_audit_max_size_kb,
+							16 * 1024,
+							64, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("migration_guard.audit_statement_max",
+							"Sets the longest statement text kept in the audit trail.",
+							"Longer texts are cut, in bytes.",
+							&mg_audit_statement_max,
+							4096,
+							0, 1024 * 1024,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("migration_guard.log_decisions",
+							 "Writes each guard decision to the server log.",
+							 "One line starting with \"MIGRATION_GUARD:\".",
+							 &mg_log_decisions,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("migration_guard.override_reason",
+							   "Sets the reason recorded in the audit trail for an override.",
+							   "Any role may set it; it only annotates the audit entries.",
+							   &mg_override_reason,
+							   "",
+							   PGC_USERSET,
+							   0,
+							   NULL, NULL, NULL);
+
+	mg_define_window_gucs();
+
 	MarkGUCPrefixReserved("migration_guard");
 }
 
@@ -148,5 +207,6 @@ _PG_init(void)
 
 	mg_preloaded = true;
 	mg_define_gucs();
+	mg_audit_install_hooks();
 	mg_install_hooks();
 }

@@ -83,6 +83,8 @@ typedef struct MGAnalysis
 {
 	const char *command;		/* command tag, e.g. "ALTER TABLE" */
 	const char *query_string;	/* source text, for error positions */
+	const char *statement;		/* this statement's text, for the audit */
+	List	   *audit_seqs;		/* audit entries of statements that ran */
 	List	   *findings;		/* list of MGFinding * */
 } MGAnalysis;
 
@@ -95,6 +97,37 @@ typedef struct MGRelSize
 	List	   *relids;			/* OIDs of every relation looked at */
 } MGRelSize;
 
+/* What the policy decided for one finding */
+typedef enum MGVerdict
+{
+	MG_VERDICT_ALLOWED,			/* ran, though the default policy rejects it */
+	MG_VERDICT_WARNED,
+	MG_VERDICT_REJECTED
+} MGVerdict;
+
+/* Values of migration_guard.audit: which verdicts are kept */
+typedef enum MGAuditLevel
+{
+	MG_AUDIT_OFF,
+	MG_AUDIT_REJECTED,
+	MG_AUDIT_WARNED,			/* rejected and warned */
+	MG_AUDIT_ALL				/* also allowed by a relaxed policy */
+} MGAuditLevel;
+
+/* One decision, as the audit trail records it */
+typedef struct MGDecision
+{
+	MGRule		rule;
+	MGVerdict	action;
+	const char *why;			/* what relaxed the policy, or NULL */
+	const char *command;
+	const char *statement;
+	const char *relation;
+	double		rows;
+	int64		bytes;
+	LOCKMODE	lockmode;
+} MGDecision;
+
 /* Relations a statement locks in a write-blocking mode (mg_lock_timeout.c) */
 #define MG_MAX_LOCK_TARGETS 8
 typedef struct MGLockTargets
@@ -103,6 +136,10 @@ typedef struct MGLockTargets
 	Oid			relid[MG_MAX_LOCK_TARGETS];
 	LOCKMODE	mode[MG_MAX_LOCK_TARGETS];
 } MGLockTargets;
+
+/* Boot values of the thresholds: "the default policy" in the audit */
+#define MG_DEFAULT_ROW_THRESHOLD		100000
+#define MG_DEFAULT_SIZE_THRESHOLD_KB	(16 * 1024)
 
 /* migration_guard.c: policy settings */
 extern int	mg_mode;
@@ -120,6 +157,34 @@ extern void mg_push_lock_context(ErrorContextCallback *ctx,
 								 MGLockTargets *targets);
 extern LOCKMODE mg_parse_lock_mode(const char *name);
 
+/* mg_audit.c */
+extern int	mg_audit_level;
+extern int	mg_audit_max_size_kb;
+extern int	mg_audit_statement_max;
+extern bool mg_log_decisions;
+extern char *mg_override_reason;
+extern const char *const mg_audit_segments[2];
+extern void mg_audit_install_hooks(void);
+extern uint64 mg_audit_decision(const MGDecision *d);
+extern void mg_audit_outcome(uint64 seq);
+extern char *mg_audit_unescape(char *s);
+extern char *mg_audit_read_file(const char *path, Size *len);
+extern uint64 mg_audit_segment_seq(const char *path, bool last);
+extern uint64 mg_audit_base_seq(void);
+extern void mg_audit_lock(bool exclusive);
+extern void mg_audit_unlock(void);
+extern uint64 mg_audit_next_seq(void);
+extern void mg_audit_reset_locked(void);
+
+/* mg_sql.c */
+extern void mg_require_preloaded(void);
+
+/* mg_window.c */
+extern char *mg_maintenance_window;
+extern char *mg_maintenance_window_timezone;
+extern void mg_define_window_gucs(void);
+extern bool mg_in_maintenance_window(void);
+
 /* mg_utility.c */
 extern void mg_install_hooks(void);
 
@@ -127,6 +192,8 @@ extern void mg_install_hooks(void);
 extern const char *mg_rule_name(MGRule rule);
 extern const char *mg_rule_guc_name(MGRule rule);
 extern const char *mg_lockmode_name(LOCKMODE mode);
+extern const char *mg_verdict_name(MGVerdict verdict);
+extern const char *mg_verdict_mode_name(void);
 extern void mg_judge_findings(MGAnalysis *analysis, List **judged_relids);
 
 /* mg_size.c */
