@@ -7,6 +7,7 @@ OBJS = \
 	src/mg_analyze.o \
 	src/mg_audit.o \
 	src/mg_audit_sql.o \
+	src/mg_check.o \
 	src/mg_lock_timeout.o \
 	src/mg_policy.o \
 	src/mg_rules_alter_table.o \
@@ -30,7 +31,7 @@ PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
 # Tests run on a throwaway server that pg_regress starts with the guard
 # preloaded (see migration_guard.conf); test/run-tests.sh drives them.
 REGRESS = setup add_column alter_type constraints indexes partitions \
-	maintenance nested security guc size estimate lock_timeout audit
+	maintenance nested security guc size estimate lock_timeout audit check agree
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
 ISOLATION = lock_wait blocker_report
 ISOLATION_OPTS = --temp-instance=./tmp_isolation --temp-config=$(srcdir)/migration_guard.conf

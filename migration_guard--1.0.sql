@@ -204,6 +204,27 @@ COMMENT ON VIEW migration_guard.guarded_tables IS
 
 GRANT SELECT ON migration_guard.guarded_tables TO PUBLIC;
 
+-- Preflight: what a migration script would do here, without running it.
+CREATE FUNCTION migration_guard.check(
+    script text,
+    OUT stmt_no integer,
+    OUT line integer,
+    OUT statement text,
+    OUT rule text,
+    OUT verdict text,
+    OUT relation text,
+    OUT est_rows float8,
+    OUT bytes bigint,
+    OUT lock_mode text,
+    OUT message text,
+    OUT hint text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'migration_guard_check'
+LANGUAGE C STRICT VOLATILE;
+
+COMMENT ON FUNCTION migration_guard.check(text) IS
+'Check a migration script against this server: one row per finding, in script order; nothing is executed';
+
 GRANT USAGE ON SCHEMA migration_guard TO PUBLIC;
 
 -- Installing is allowed without the preload (a dump must restore anywhere),

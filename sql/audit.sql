@@ -37,7 +37,8 @@ ALTER TABLE t ALTER COLUMN id TYPE smallint;   -- ids above 32767: fails while r
 RESET migration_guard.mode;
 
 SELECT seq - (SELECT min(seq) FROM migration_guard.audit) AS n, database,
-       session_user_name, current_user_name, application_name, client_addr IS NULL AS unix_socket,
+       session_user_name = session_user AS session_ok,
+       current_user_name = current_user AS current_ok, application_name, client_addr IS NULL AS unix_socket,
        pid = pg_backend_pid() AS my_pid, command, statement, rule, action, reason,
        override_reason, relation, est_rows, bytes > 0 AS has_bytes, lock_mode,
        row_threshold, size_threshold, mode, outcome
@@ -45,9 +46,11 @@ SELECT seq - (SELECT min(seq) FROM migration_guard.audit) AS n, database,
 SELECT entries, dropped FROM migration_guard.audit_status();
 
 -- The reports.
-SELECT role, rejections, tables FROM migration_guard.audit_rejections_daily;
+SELECT role = current_user AS me, day = current_date AS today, rejections, tables
+  FROM migration_guard.audit_rejections_daily;
 SELECT relation, decisions, rejected, warned, allowed FROM migration_guard.audit_top_tables;
-SELECT session_user_name, relation, rule, action, reason, override_reason, outcome
+SELECT session_user_name = session_user AS me, relation, rule, action, reason,
+       override_reason, outcome
   FROM migration_guard.audit_overrides ORDER BY ts;
 SELECT relation, est_rows, mode FROM migration_guard.guarded_tables
  WHERE relation IN ('audit.t'::regclass, 'audit.t_small'::regclass);

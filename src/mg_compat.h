@@ -92,6 +92,18 @@
 #define mg_guc_free(ptr) free(ptr)
 #endif
 
+/* Ownership and ACL checks became object_*() in 16. */
+#if MG_PG16_GTE
+#define mg_relation_ownercheck(relid, roleid) \
+	object_ownercheck(RelationRelationId, relid, roleid)
+#define mg_namespace_create_aclcheck(nspid, roleid) \
+	object_aclcheck(NamespaceRelationId, nspid, roleid, ACL_CREATE)
+#else
+#define mg_relation_ownercheck(relid, roleid) pg_class_ownercheck(relid, roleid)
+#define mg_namespace_create_aclcheck(nspid, roleid) \
+	pg_namespace_aclcheck(nspid, roleid, ACL_CREATE)
+#endif
+
 /* DomainHasConstraints gained a "has volatile" output argument in 19. */
 #if MG_PG19_GTE
 #define mg_domain_has_constraints(typid) DomainHasConstraints(typid, NULL)

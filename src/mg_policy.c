@@ -113,8 +113,8 @@ mg_relkind_noun(Oid relid)
  * Build the DETAIL: what the work is, which lock it holds, and the size that
  * makes it dangerous.
  */
-static char *
-mg_detail(const MGFinding *f, const MGRelSize *size)
+char *
+mg_finding_detail(const MGFinding *f, const MGRelSize *size)
 {
 	StringInfoData buf;
 
@@ -144,50 +144,54 @@ mg_detail(const MGFinding *f, const MGRelSize *size)
 }
 
 /*
- * Report one big finding at the given level (ERROR or WARNING).
+ * The primary message of a finding: the statement and the table.
+ */
+char *
+mg_finding_message(const MGAnalysis *analysis, const MGFinding *f)
+{
+	const char *relname = mg_relation_name(f->relid);
+	const char *noun = mg_relkind_noun(f->relid);
+
+	switch (f->rule)
+	{
+		case MG_RULE_TABLE_REWRITE:
+			return psprintf(_("%s would rewrite %s \"%s\""),
+							analysis->command, noun, relname);
+		case MG_RULE_BLOCKING_INDEX_BUILD:
+			return psprintf(_("%s would build an index on %s \"%s\" while blocking writes"),
+							analysis->command, noun, relname);
+		case MG_RULE_VALIDATION_SCAN:
+			return psprintf(_("%s would scan %s \"%s\" while blocking writes"),
+							analysis->command, noun, relname);
+	}
+	return pstrdup("unrecognized rule");
+}
+
+/*
+ * The HINT: the safe recipe, and for a rejection the settings enforcing it.
+ */
+char *
+mg_finding_hint(const MGFinding *f, bool enforced)
+{
+	if (enforced)
+		return psprintf("%s  Rule \"%s\" is enforced by \"migration_guard.mode\" and \"%s\".",
+						f->hint, mg_rule_name(f->rule), mg_rule_guc_name(f->rule));
+	return pstrdup(f->hint);
+}
+
+/*
+ * Report one big finding at the given level (ERROR or WARNING).  The texts
+ * are built by the functions above, which migration_guard.check() uses too.
  */
 static void
 mg_report(const MGAnalysis *analysis, const MGFinding *f,
 		  const MGRelSize *size, int elevel)
 {
-	const char *relname = mg_relation_name(f->relid);
-	const char *noun = mg_relkind_noun(f->relid);
-	char	   *detail = mg_detail(f, size);
-	char	   *hint;
-
-	if (elevel >= ERROR)
-		hint = psprintf("%s  Rule \"%s\" is enforced by \"migration_guard.mode\" and \"%s\".",
-						f->hint, mg_rule_name(f->rule), mg_rule_guc_name(f->rule));
-	else
-		hint = pstrdup(f->hint);
-
-	switch (f->rule)
-	{
-		case MG_RULE_TABLE_REWRITE:
-			ereport(elevel,
-					errcode(ERRCODE_MG_UNSAFE_DDL),
-					errmsg("%s would rewrite %s \"%s\"",
-						   analysis->command, noun, relname),
-					errdetail_internal("%s", detail),
-					errhint("%s", hint));
-			break;
-		case MG_RULE_BLOCKING_INDEX_BUILD:
-			ereport(elevel,
-					errcode(ERRCODE_MG_UNSAFE_DDL),
-					errmsg("%s would build an index on %s \"%s\" while blocking writes",
-						   analysis->command, noun, relname),
-					errdetail_internal("%s", detail),
-					errhint("%s", hint));
-			break;
-		case MG_RULE_VALIDATION_SCAN:
-			ereport(elevel,
-					errcode(ERRCODE_MG_UNSAFE_DDL),
-					errmsg("%s would scan %s \"%s\" while blocking writes",
-						   analysis->command, noun, relname),
-					errdetail_internal("%s", detail),
-					errhint("%s", hint));
-			break;
-	}
+	ereport(elevel,
+			errcode(ERRCODE_MG_UNSAFE_DDL),
+			errmsg_internal("%s", mg_finding_message(analysis, f)),
+			errdetail_internal("%s", mg_finding_detail(f, size)),
+			errhint("%s", mg_finding_hint(f, elevel >= ERROR)));
 }
 
 const char *
@@ -240,13 +244,73 @@ mg_is_big_by_default(const MGRelSize *size)
 }
 
 /*
- * Judge every finding of a statement.  For each relation that is big, the
- * action is the weaker of migration_guard.mode and the rule's action, and a
- * maintenance window turns enforce into warn.  Each decision is audited
- * before it is reported, so a rejection is never lost; so is a pass that the
- * default policy would have rejected.  Warnings are emitted as they come;
- * the first enforced finding raises the rejection, before the statement has
- * taken any lock of its own.
+ * Decide one finding: measure its relations and apply the policy.  For a
+ * big relation the action is the weaker of migration_guard.mode and the
+ * rule's action, and a maintenance window turns enforce into warn.  Returns
+ * false when the relations are small under both the current and the default
+ * thresholds (nothing to report or audit); otherwise fills *d.  Shared by
+ * the hook and migration_guard.check(), so both always agree.
+ */
+bool
+mg_decide(const MGAnalysis *analysis, const MGFinding *f, MGRelSize *size,
+		  MGDecision *d)
+{
+	bool		big;
+	int			action;
+
+	if (f->relids != NIL)
+		mg_measure_list(f->relids, size);
+	else
+		mg_measure(f->relid, f->recurse, size);
+
+	big = mg_is_big(size);
+	action = Min(mg_mode, mg_rule_action[f->rule]);
+
+	memset(d, 0, sizeof(*d));
+	d->rule = f->rule;
+	d->command = analysis->command;
+	d->statement = analysis->statement;
+	d->rows = size->rows;
+	d->bytes = size->bytes;
+	d->lockmode = f->lockmode;
+
+	if (big && action == MG_ACTION_ENFORCE && mg_in_maintenance_window())
+	{
+		d->action = MG_VERDICT_WARNED;
+		d->why = "maintenance window";
+	}
+	else if (big && action == MG_ACTION_ENFORCE)
+		d->action = MG_VERDICT_REJECTED;
+	else if (big && action == MG_ACTION_WARN)
+	{
+		d->action = MG_VERDICT_WARNED;
+		d->why = mg_mode == MG_ACTION_WARN ? "migration_guard.mode = warn" :
+			psprintf("%s = warn", mg_rule_guc_name(f->rule));
+	}
+	else if (mg_is_big_by_default(size))
+	{
+		d->action = MG_VERDICT_ALLOWED;
+		if (big)
+			d->why = mg_mode == MG_ACTION_OFF ? "migration_guard.mode = off" :
+				psprintf("%s = %s", mg_rule_guc_name(f->rule),
+						 mg_action_name(mg_rule_action[f->rule]));
+		else
+			d->why = psprintf("thresholds raised (row_threshold = %d, size_threshold = %d kB)",
+							  mg_row_threshold, mg_size_threshold_kb);
+	}
+	else
+		return false;			/* small by any policy: nothing to say */
+
+	d->relation = mg_relation_name(f->relid);
+	return true;
+}
+
+/*
+ * Judge every finding of a statement.  Each decision is audited before it
+ * is reported, so a rejection is never lost; so is a pass that the default
+ * policy would have rejected.  Warnings are emitted as they come; the first
+ * enforced finding raises the rejection, before the statement has taken any
+ * lock of its own.
  *
  * The OIDs of all relations measured are appended to *judged_relids, so the
  * rewrite detector in mg_utility.c does not judge them a second time; the
@@ -262,59 +326,17 @@ mg_judge_findings(MGAnalysis *analysis, List **judged_relids)
 	{
 		MGFinding  *f = (MGFinding *) lfirst(lc);
 		MGRelSize	size;
-		bool		big;
-		int			action;
 		MGDecision	d;
+		bool		noteworthy;
 		uint64		seq;
 
-		if (f->relids != NIL)
-			mg_measure_list(f->relids, &size);
-		else
-			mg_measure(f->relid, f->recurse, &size);
+		noteworthy = mg_decide(analysis, f, &size, &d);
 		if (judged_relids)
 			*judged_relids = list_concat_unique_oid(*judged_relids, size.relids);
+		if (!noteworthy)
+			continue;
 
-		big = mg_is_big(&size);
-		action = Min(mg_mode, mg_rule_action[f->rule]);
-
-		memset(&d, 0, sizeof(d));
-		d.rule = f->rule;
-		d.command = analysis->command;
-		d.statement = analysis->statement;
-		d.rows = size.rows;
-		d.bytes = size.bytes;
-		d.lockmode = f->lockmode;
-
-		if (big && action == MG_ACTION_ENFORCE && mg_in_maintenance_window())
-		{
-			d.action = MG_VERDICT_WARNED;
-			d.why = "maintenance window";
-		}
-		else if (big && action == MG_ACTION_ENFORCE)
-			d.action = MG_VERDICT_REJECTED;
-		else if (big && action == MG_ACTION_WARN)
-		{
-			d.action = MG_VERDICT_WARNED;
-			d.why = mg_mode == MG_ACTION_WARN ? "migration_guard.mode = warn" :
-				psprintf("%s = warn", mg_rule_guc_name(f->rule));
-		}
-		else if (mg_is_big_by_default(&size))
-		{
-			d.action = MG_VERDICT_ALLOWED;
-			if (big)
-				d.why = mg_mode == MG_ACTION_OFF ? "migration_guard.mode = off" :
-					psprintf("%s = %s", mg_rule_guc_name(f->rule),
-							 mg_action_name(mg_rule_action[f->rule]));
-			else
-				d.why = psprintf("thresholds raised (row_threshold = %d, size_threshold = %d kB)",
-								 mg_row_threshold, mg_size_threshold_kb);
-		}
-		else
-			continue;			/* small by any policy: nothing to say */
-
-		d.relation = mg_relation_name(f->relid);
 		seq = mg_audit_decision(&d);
-
 		switch (d.action)
 		{
 			case MG_VERDICT_REJECTED:

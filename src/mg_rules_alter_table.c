@@ -18,6 +18,10 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/heapam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
@@ -27,6 +31,7 @@
 #include "commands/tablecmds.h"
 #include "commands/tablespace.h"
 #include "miscadmin.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -154,6 +159,48 @@ mg_alter_validates_inline_fks(List *cmds)
 }
 
 /*
+ * ALTER TYPE composite ALTER ATTRIBUTE ... TYPE ... CASCADE changes the
+ * column of every table typed with it (find_typed_table_dependencies()):
+ * each is judged like ALTER TABLE ... ALTER COLUMN ... TYPE.
+ */
+static void
+mg_rules_alter_composite_type(Relation typrel, List *cmds, MGAnalysis *analysis)
+{
+	Relation	classrel;
+	ScanKeyData key;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	List	   *typed = NIL;
+	ListCell   *lc;
+
+	classrel = table_open(RelationRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_class_reloftype, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(typrel->rd_rel->reltype));
+	scan = table_beginscan_catalog(classrel, 1, &key);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+		typed = lappend_oid(typed, ((Form_pg_class) GETSTRUCT(tup))->oid);
+	table_endscan(scan);
+	table_close(classrel, AccessShareLock);
+
+	foreach(lc, typed)
+	{
+		Relation	rel = mg_open_relation(lfirst_oid(lc));
+		ListCell   *lcc;
+
+		if (rel == NULL)
+			continue;
+		foreach(lcc, cmds)
+		{
+			AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lcc);
+
+			if (cmd->subtype == AT_AlterColumnType && cmd->behavior == DROP_CASCADE)
+				mg_rule_alter_column_type(rel, cmd, AccessExclusiveLock, true, analysis);
+		}
+		mg_close_relation(rel);
+	}
+}
+
+/*
  * ALTER TABLE and friends.
  */
 void
@@ -171,9 +218,10 @@ mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis)
 		case OBJECT_TABLE:
 		case OBJECT_MATVIEW:
 		case OBJECT_INDEX:
+		case OBJECT_TYPE:
 			break;
 		default:
-			/* Views, sequences, foreign tables, composite types: no rows. */
+			/* Views, sequences, foreign tables: no rows of their own. */
 			return;
 	}
 
@@ -185,6 +233,13 @@ mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis)
 	rel = mg_open_relation(relid);
 	if (rel == NULL)
 		return;
+	if (stmt->objtype == OBJECT_TYPE)
+	{
+		if (rel->rd_rel->relkind == RELKIND_COMPOSITE_TYPE)
+			mg_rules_alter_composite_type(rel, stmt->cmds, analysis);
+		mg_close_relation(rel);
+		return;
+	}
 
 	fk_validated = mg_alter_validates_inline_fks(stmt->cmds);
 	foreach(lc, stmt->cmds)

@@ -48,6 +48,9 @@ int			mg_rule_action[MG_NUM_RULES] = {
 	MG_ACTION_ENFORCE, MG_ACTION_ENFORCE, MG_ACTION_ENFORCE
 };
 
+/* migration_guard.static_analysis: testing knob for the rewrite detector */
+bool		mg_static_analysis = true;
+
 /* Were we loaded by shared_preload_libraries?  SQL functions check this. */
 bool		mg_preloaded = false;
 
@@ -185,6 +188,16 @@ mg_define_gucs(void)
 							   PGC_USERSET,
 							   0,
 							   NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("migration_guard.static_analysis",
+							 "Analyses statements before they run (testing only).",
+							 "Off leaves only the rewrite detector, which judges table rewrites "
+							 "as they begin; index builds and scans are then not guarded.",
+							 &mg_static_analysis,
+							 true,
+							 PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE | GUC_NO_SHOW_ALL,
+							 NULL, NULL, NULL);
 
 	mg_define_window_gucs();
 

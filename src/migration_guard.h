@@ -147,6 +147,7 @@ extern int	mg_row_threshold;
 extern int	mg_size_threshold_kb;
 extern int	mg_rule_action[MG_NUM_RULES];
 extern bool mg_preloaded;
+extern bool mg_static_analysis;
 
 /* mg_lock_timeout.c */
 extern int	mg_lock_timeout_ms;
@@ -195,6 +196,11 @@ extern const char *mg_lockmode_name(LOCKMODE mode);
 extern const char *mg_verdict_name(MGVerdict verdict);
 extern const char *mg_verdict_mode_name(void);
 extern void mg_judge_findings(MGAnalysis *analysis, List **judged_relids);
+extern bool mg_decide(const MGAnalysis *analysis, const MGFinding *f,
+					  MGRelSize *size, MGDecision *d);
+extern char *mg_finding_message(const MGAnalysis *analysis, const MGFinding *f);
+extern char *mg_finding_detail(const MGFinding *f, const MGRelSize *size);
+extern char *mg_finding_hint(const MGFinding *f, bool enforced);
 
 /* mg_size.c */
 extern void mg_measure(Oid relid, bool recurse, MGRelSize *size);

@@ -1,0 +1,85 @@
+--
+-- migration_guard.check(): a preflight of a migration script, through the
+-- hook's own rule engine and policy.
+--
+CREATE SCHEMA check_;
+SET search_path = check_, public;
+SELECT mg_big('t');
+CREATE INDEX CONCURRENTLY t_id ON t (id);
+
+-- A realistic script: one row per finding, in script order, with lines.
+SELECT stmt_no, line, statement, rule, verdict, relation, est_rows, lock_mode
+  FROM migration_guard.check($$
+-- add a column the unsafe way
+ALTER TABLE t ADD COLUMN created timestamptz DEFAULT clock_timestamp();
+ALTER TABLE t ADD COLUMN flag boolean NOT NULL DEFAULT false;  /* safe */
+CREATE INDEX t_v ON t (v);
+CREATE INDEX CONCURRENTLY t_v ON t (v);
+ALTER TABLE t ADD CONSTRAINT pos CHECK (id > 0) NOT VALID;
+ALTER TABLE t VALIDATE CONSTRAINT pos;
+ALTER TABLE t ALTER COLUMN id TYPE bigint;
+CREATE TABLE fresh (id int, v text);
+ALTER TABLE fresh ADD COLUMN r float8 DEFAULT random();
+CREATE INDEX ON fresh (v);
+INSERT INTO fresh SELECT id, v FROM t;
+DO $do$ BEGIN PERFORM 1; END $do$;
+$$);
+
+-- Messages and hints are the hook's.
+SELECT verdict, message, hint FROM migration_guard.check('CREATE INDEX ON t (n)');
+
+-- A syntax error mid-script: reported with its position, the rest analysed.
+SELECT stmt_no, line, verdict, rule, message
+  FROM migration_guard.check($$ALTER TABLE t ADD COLUMN a int;
+ALTER TABLE t ADD COLUMN b int DEFAULT random()::int;
+ALTER TABEL t ADD COLUMN c int;
+CREATE INDEX ON t (vc);$$);
+
+-- Syntax this server does not know is an error, not a crash.
+SELECT verdict, message FROM migration_guard.check('ALTER TABLE t ALTER COLUMN v SET EXPRESSION AS (1) VIRTUAL');
+
+-- Missing relations and missing privileges.
+SELECT stmt_no, verdict, rule, message FROM migration_guard.check($$
+ALTER TABLE no_such_table ADD COLUMN a int;
+ALTER TABLE IF EXISTS no_such_table ADD COLUMN a int;
+CREATE INDEX ON no_such_table (a);
+$$);
+CREATE ROLE check_user;
+GRANT USAGE ON SCHEMA check_ TO check_user;
+SET ROLE check_user;
+SELECT stmt_no, verdict, rule, message FROM migration_guard.check($$
+ALTER TABLE t ADD COLUMN a int;
+CREATE TABLE check_.mine (id int);
+$$);
+RESET ROLE;
+DROP OWNED BY check_user;
+DROP ROLE check_user;
+
+-- The same policy settings as the hook.
+SET migration_guard.mode = warn;
+SELECT verdict FROM migration_guard.check('CREATE INDEX ON t (v)');
+SET migration_guard.mode = off;
+SELECT verdict, message FROM migration_guard.check('CREATE INDEX ON t (v)');
+RESET migration_guard.mode;
+SET migration_guard.blocking_index_build_action = warn;
+SELECT verdict FROM migration_guard.check('CREATE INDEX ON t (v)');
+RESET migration_guard.blocking_index_build_action;
+
+-- Nothing was changed, nothing audited.
+SELECT count(*) FROM pg_attribute WHERE attrelid = 'check_.t'::regclass AND attname IN ('created', 'flag');
+SELECT to_regclass('check_.fresh');
+
+-- Bad input.
+SELECT * FROM migration_guard.check(NULL);
+SELECT * FROM migration_guard.check('');
+SELECT count(*) FROM migration_guard.check('   ;;  -- nothing but comments
+;');
+SELECT stmt_no, verdict, message FROM migration_guard.check('this is not SQL at all');
+SELECT stmt_no, verdict, message FROM migration_guard.check('SELECT ''unterminated');
+SELECT stmt_no, verdict, message FROM migration_guard.check(E'ALTER TABLE t ADD COLUMN x text DEFAULT \'\xc3\xa9t\xc3\xa9\';');
+SELECT convert_from('\xc3'::bytea, 'UTF8');
+-- Tens of thousands of statements.
+SELECT count(*), count(DISTINCT stmt_no), max(stmt_no), count(*) FILTER (WHERE verdict = 'reject')
+  FROM migration_guard.check((SELECT string_agg(
+        CASE WHEN g % 1000 = 0 THEN 'CREATE INDEX ON t (v);' ELSE 'ALTER TABLE t ALTER COLUMN v SET DEFAULT ''x'';' END, E'\n')
+        FROM generate_series(1, 10000) g));
