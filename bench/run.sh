@@ -386,29 +386,43 @@ times_of() { sed -nE 's/^Time: ([0-9.]+) ms.*/\1/p'; }
 
 : >"$res/verdict.tsv"
 : >"$res/unguarded.tsv"
+# measure_verdict <size> <rewrite|index> <key> <session SQL>: $REPS attempts
+# server-side and $REPS client-side, into verdict.tsv under <key>
+measure_verdict() {
+    local s=$1 k=$2 key=$3 pre=$4 stmt n_err
+    stmt=$(stmt_$k "$s")
+    { echo "$pre"; echo "SELECT ms FROM bench_verdict(\$q\$$stmt\$q\$, $REPS) ms;"; } |
+        psql_ -At | awk -v key="$key" -v k="$k" '{print key "\t" k "\tserver\t" $1}' >>"$res/verdict.tsv"
+    {
+        echo "$pre"
+        printf '%s\n' '\set VERBOSITY sqlstate'
+        printf '%s\n' '\timing on'
+        for _ in $(seq 1 "$REPS"); do echo "$stmt;"; done
+    } >"$work/client.sql"
+    [ "$(id -u)" = 0 ] && chown "$user" "$work/client.sql"
+    psql_ -v ON_ERROR_STOP=0 -f "$work/client.sql" >"$res/client.out" 2>"$res/client.err" || true
+    n_err=$(grep -c 'ERROR:  MG001' "$res/client.err" || true)
+    [ "$n_err" = "$REPS" ] || { head "$res/client.err"; die "expected $REPS MG001 errors, got $n_err"; }
+    times_of <"$res/client.out" | awk -v key="$key" -v k="$k" '{print key "\t" k "\tclient\t" $1}' >>"$res/verdict.tsv"
+}
+# the audit trail (issue #3), when the measured commit has it, records
+# every rejection: measure it separately on the 1M table
+has_audit=$(psql_ -At -c "SELECT current_setting('migration_guard.audit', true) IS NOT NULL")
+audit_setting=$(psql_ -At -c "SELECT coalesce(current_setting('migration_guard.audit', true), '')")
 declare -A tbl_rows tbl_size sample
 for s in $sizes; do
     tbl_rows[$s]=$(psql_ -At -c "SELECT reltuples::bigint FROM pg_class WHERE relname = 'big_$s'")
     tbl_size[$s]=$(psql_ -At -c "SELECT pg_size_pretty(pg_table_size('big_$s'))")
     for k in rewrite index; do
-        stmt=$(stmt_$k "$s")
         say "  time to verdict, $s rows, $k: $REPS attempts server-side, $REPS client-side"
         # one rejection in full, for the report
-        sample[$s.$k]=$( { session_set "$s"; echo "$stmt;"; } | psql_ -v ON_ERROR_STOP=0 2>&1 |
+        sample[$s.$k]=$( { session_set "$s"; echo "$(stmt_$k "$s");"; } | psql_ -v ON_ERROR_STOP=0 2>&1 |
             grep -E '^(psql:.*ERROR|DETAIL)' | sed -E 's/^psql:[^:]*:[0-9]+: //' | cut -c1-400 || true)
-        { session_set "$s"; echo "SELECT ms FROM bench_verdict(\$q\$$stmt\$q\$, $REPS) ms;"; } |
-            psql_ -At | awk -v s="$s" -v k="$k" '{print s "\t" k "\tserver\t" $1}' >>"$res/verdict.tsv"
-        {
-            session_set "$s"
-            printf '%s\n' '\set VERBOSITY sqlstate'
-            printf '%s\n' '\timing on'
-            for _ in $(seq 1 "$REPS"); do echo "$stmt;"; done
-        } >"$work/client.sql"
-        [ "$(id -u)" = 0 ] && chown "$user" "$work/client.sql"
-        psql_ -v ON_ERROR_STOP=0 -f "$work/client.sql" >"$res/client.out" 2>"$res/client.err" || true
-        n_err=$(grep -c 'ERROR:  MG001' "$res/client.err" || true)
-        [ "$n_err" = "$REPS" ] || { head "$res/client.err"; die "expected $REPS MG001 errors, got $n_err"; }
-        times_of <"$res/client.out" | awk -v s="$s" -v k="$k" '{print s "\t" k "\tclient\t" $1}' >>"$res/verdict.tsv"
+        measure_verdict "$s" "$k" "$s" "$(session_set "$s")"
+        if [ "$s" = 1m ] && [ "$has_audit" = t ]; then
+            say "  time to verdict, $s rows, $k, migration_guard.audit = off"
+            measure_verdict "$s" "$k" "$s.noaudit" "SET migration_guard.audit = off;"
+        fi
     done
 done
 
