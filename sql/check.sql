@@ -36,7 +36,9 @@ ALTER TABEL t ADD COLUMN c int;
 CREATE INDEX ON t (vc);$$);
 
 -- Syntax this server does not know is an error, not a crash.
-SELECT verdict, message FROM migration_guard.check('ALTER TABLE t ALTER COLUMN v SET EXPRESSION AS (1) VIRTUAL');
+-- (SET EXPRESSION is 17+, this form is never valid; the position varies.)
+SELECT verdict, message LIKE 'syntax error at or near%' AS syntax_error
+  FROM migration_guard.check('ALTER TABLE t ALTER COLUMN v SET EXPRESSION AS (1) VIRTUAL');
 
 -- Missing relations and missing privileges.
 SELECT stmt_no, verdict, rule, message FROM migration_guard.check($$
