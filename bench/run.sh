@@ -16,14 +16,17 @@
 #   3. time to verdict of a rejected rewrite and a rejected index build on
 #      tables of 1 thousand, 1 million and 10 million rows, beside the time
 #      the same statement holds its lock when the guard is off;
-#   4. a perf profile of the server during 1 and 2, with the guard.
+#   4. a perf profile of the server during 1 and 2, with the guard;
+#   5. when the measured commit has them: the cost of an audit entry per
+#      rejection (issue #3) and the time of migration_guard.check() on
+#      scripts of 1 to 1000 statements (issue #5).
 #
 # Finally it writes BENCHMARKS.md at the top of the tree (medians, spread,
 # every raw figure, the exact commands), stops the server and removes
 # everything it created.  About 16 minutes on a 2-core machine.
 #
 # Settings (environment):
-#   MG_BENCH_ROUNDS=5       interleaved rounds (each: one A and one B session)
+#   MG_BENCH_ROUNDS=6       interleaved rounds (each: one A and one B session)
 #   MG_BENCH_DURATION=20    seconds per pgbench run
 #   MG_BENCH_SCALE=10       pgbench scale
 #   MG_BENCH_REPS=200       attempts per time-to-verdict case
@@ -40,7 +43,7 @@ repo=$(pwd)
 
 PGBIN=/usr/lib/postgresql/15/bin
 PORT=${MG_BENCH_PORT:-54330}
-ROUNDS=${MG_BENCH_ROUNDS:-5}
+ROUNDS=${MG_BENCH_ROUNDS:-6}
 DURATION=${MG_BENCH_DURATION:-20}
 SCALE=${MG_BENCH_SCALE:-10}
 REPS=${MG_BENCH_REPS:-200}
@@ -270,7 +273,7 @@ run_pgbench() {
         on && $1 ~ /^[0-9.]+$/ && $2 ~ /^[0-9]+$/ {
             cmd = $0; sub(/^ *[0-9.]+ +[0-9]+ +/, "", cmd)
             printf "%s\t%s\t%s\t%s\t%s\n", wl, cfg, r, cmd, $1 }' "$log" >>"$res/stmt.tsv"
-    say "  $wl $cfg round $round: $tps tps, $(tail -1 "$res/raw.tsv" | awk -F'\t' '{printf "%.1f µs server CPU per transaction, others used %.0f %% of the CPUs", $7 * 1e6 / $6, ($9 - $7 - $8) / ($10 * ncpu) * 100}' ncpu="$NCPU")"
+    say "  $wl $cfg round $round: $tps tps, $(tail -1 "$res/raw.tsv" | awk -F'\t' '{o = ($9 - $7 - $8) / ($10 * ncpu) * 100; printf "%.1f µs server CPU per transaction, others used %.0f %% of the CPUs", $7 * 1e6 / $6, (o < 0) ? 0 : o}' ncpu="$NCPU")"
 }
 
 NCPU=$(nproc)
@@ -327,6 +330,8 @@ if command -v perf >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
         perf report -i "$work/perf.$name.data" --stdio --comm postgres --sort dso,sym \
             --percentage relative 2>/dev/null | grep -E '^ +[0-9.]+%' |
             grep 'migration_guard' | head -8 >"$res/perf.$name.sym" || true
+        perf report -i "$work/perf.$name.data" --stdio --sort comm 2>/dev/null |
+            grep -E '^ +[0-9.]+%' | head -6 >"$res/perf.$name.comm" || true
     }
     say "perf profile, with the guard: tpcb-like"
     prep "$prep_tpcb"
@@ -459,6 +464,41 @@ for s in $sizes; do
         ug_median[$s.$k]=$(sort -g "$res/ug.$s.$k" | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}')
     done
 done
+# preflight (issue #5), when the measured commit has migration_guard.check():
+# its SQL objects are created from the install script with MODULE_PATHNAME
+# pointing at the preloaded private copy (CREATE EXTENSION would bind them
+# to $libdir's copy, which another checkout may have replaced).
+has_preflight=f
+: >"$res/preflight.tsv"
+if grep -q "migration_guard_check" "$work/src/migration_guard--1.0.sql" 2>/dev/null; then
+    has_preflight=t
+    { echo "CREATE SCHEMA migration_guard;"
+      sed -e '/^\\echo/d' -e "s|MODULE_PATHNAME|$work/lib/migration_guard.so|g" "$work/src/migration_guard--1.0.sql"
+    } | psql_ >/dev/null 2>"$res/preflight.err" || { cat "$res/preflight.err"; die "could not create the SQL functions"; }
+    for n in 1 10 100 1000; do
+        f="$work/script.$n.sql"
+        for i in $(seq 1 "$n"); do
+            case $((i % 4)) in
+                1) echo "ALTER TABLE big_1m ADD COLUMN c$i float8 DEFAULT random();" ;;
+                2) echo "CREATE INDEX ON big_1m (v);" ;;
+                3) echo "ALTER TABLE big_1k ADD COLUMN c$i int;" ;;
+                0) echo "CREATE INDEX CONCURRENTLY ON big_1m (ts);" ;;
+            esac
+        done >"$f"
+        [ "$(id -u)" = 0 ] && chown "$user" "$f"
+        r=20
+        say "  preflight: migration_guard.check() of a $n-statement script, $r times"
+        {
+            echo "SELECT count(*) FILTER (WHERE verdict = 'reject') AS rejected, count(*) AS findings FROM migration_guard.check(pg_read_file('$f'));"
+            printf '%s\n' '\timing on'
+            for _ in $(seq 1 "$r"); do echo "SELECT count(*) FROM migration_guard.check(pg_read_file('$f'));"; done
+        } >"$work/preflight.sql"
+        [ "$(id -u)" = 0 ] && chown "$user" "$work/preflight.sql"
+        psql_ -At -f "$work/preflight.sql" >"$res/preflight.out"
+        verdicts=$(head -1 "$res/preflight.out")
+        times_of <"$res/preflight.out" | awk -v n="$n" -v v="$verdicts" '{print n "\t" v "\t" $1}' >>"$res/preflight.tsv"
+    done
+fi
 stop_server
 load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 total=$SECONDS
@@ -529,7 +569,7 @@ oltp_section() {
         echo "|---|---|---|---|---|---|---|---|---|"
         for r in $(seq 1 "$ROUNDS"); do
             awk -F'\t' -v w="$wl" -v r="$r" -v ncpu="$NCPU" '
-                $1 == w && $3 == r { t[$2] = $4; c[$2] = $7 * 1e6 / $6; o[$2] = ($9 - $7 - $8) / ($10 * ncpu) * 100 }
+                $1 == w && $3 == r { t[$2] = $4; c[$2] = $7 * 1e6 / $6; o[$2] = ($9 - $7 - $8) / ($10 * ncpu) * 100; if (o[$2] < 0) o[$2] = 0 }
                 END { printf "| %d | %.1f | %.1f | %.0f %% | %.1f | %.1f | %.0f %% | %.4f | %.4f |\n", r, t["with"], c["with"], o["with"], t["without"], c["without"], o["without"], t["with"] / t["without"], c["with"] / c["without"] }' "$res/raw.tsv"
         done
         echo
@@ -623,6 +663,29 @@ for s in $sizes; do
     vsummary+="| big_$s | ${tbl_rows[$s]} | $(fmt "${vmed[$s.rewrite]}" 3) ms | ${umed[$s.rewrite]} | $(fmt "${vmed[$s.index]}" 3) ms | ${umed[$s.index]} |"$'\n'
 done
 
+audit_md=""
+if [ "$has_audit" = t ]; then
+    audit_md+="| statement on big_1m | audit = $audit_setting: server-side median | audit = off | difference | audit = $audit_setting: client-side median | audit = off | difference |"$'\n'
+    audit_md+="|---|---|---|---|---|---|---|"$'\n'
+    for k in rewrite index; do
+        a1=$(awk -F'\t' -v k="$k" '$1 == "1m" && $2 == k && $3 == "server" {print $4}' "$res/verdict.tsv" | stats)
+        a0=$(awk -F'\t' -v k="$k" '$1 == "1m.noaudit" && $2 == k && $3 == "server" {print $4}' "$res/verdict.tsv" | stats)
+        b1=$(awk -F'\t' -v k="$k" '$1 == "1m" && $2 == k && $3 == "client" {print $4}' "$res/verdict.tsv" | stats)
+        b0=$(awk -F'\t' -v k="$k" '$1 == "1m.noaudit" && $2 == k && $3 == "client" {print $4}' "$res/verdict.tsv" | stats)
+        audit_md+="| \`$(stmt_$k 1m)\` | $(fmt "$(col "$a1" 2)" 3) ms | $(fmt "$(col "$a0" 2)" 3) ms | $(awk -v x="$(col "$a1" 2)" -v y="$(col "$a0" 2)" 'BEGIN {printf "%+.3f", x - y}') ms | $(fmt "$(col "$b1" 2)" 3) ms | $(fmt "$(col "$b0" 2)" 3) ms | $(awk -v x="$(col "$b1" 2)" -v y="$(col "$b0" 2)" 'BEGIN {printf "%+.3f", x - y}') ms |"$'\n'
+    done
+fi
+preflight_md=""
+if [ "$has_preflight" = t ]; then
+    preflight_md+="| statements in the script | findings (rejected) | runs | median | min | max | per statement |"$'\n'
+    preflight_md+="|---|---|---|---|---|---|---|"$'\n'
+    for n in 1 10 100 1000; do
+        pv=$(awk -F'\t' -v n="$n" '$1 == n {print $3}' "$res/preflight.tsv" | stats)
+        fv=$(awk -F'\t' -v n="$n" '$1 == n {split($2, a, "|"); print a[2] " (" a[1] ")"; exit}' "$res/preflight.tsv")
+        preflight_md+="| $n | $fv | $(col "$pv" 1) | $(fmt "$(col "$pv" 2)" 2) ms | $(fmt "$(col "$pv" 4)" 2) | $(fmt "$(col "$pv" 5)" 2) | $(awk -v m="$(col "$pv" 2)" -v n="$n" 'BEGIN {printf "%.1f µs", m * 1000 / n}') |"$'\n'
+    done
+fi
+
 perf_md=""
 for name in tpcb ddl; do
     f="$res/perf.$name.dso"
@@ -632,6 +695,11 @@ for name in tpcb ddl; do
     perf_md+="**$([ $name = tpcb ] && echo "TPC-B-like" || echo "DDL (bench/ddl.sql)")**, with the guard: migration_guard.so has **${share} %** of the CPU samples of the postgres processes."$'\n\n'
     perf_md+="| share of samples | shared object |"$'\n'"|---|---|"$'\n'
     perf_md+=$(head -8 "$f" | awk '{printf "| %s | `%s` |\n", $1, $2}')$'\n\n'
+    if [ -s "$res/perf.$name.comm" ]; then
+        perf_md+="All samples of the machine by process name (swapper = idle):"$'\n\n'
+        perf_md+="| share of all samples | process |"$'\n'"|---|---|"$'\n'
+        perf_md+=$(awk '{c = $2; for (i = 3; i <= NF; i++) c = c " " $i; printf "| %s | `%s` |\n", $1, c}' "$res/perf.$name.comm")$'\n\n'
+    fi
     if [ -s "$res/perf.$name.sym" ]; then
         perf_md+="Functions of migration_guard.so in the profile (share of the postgres samples):"$'\n\n'
         perf_md+=$(awk '{sym = ""; for (i = 4; i <= NF; i++) sym = sym (i > 4 ? " " : "") $i; printf "- %s `%s`\n", $1, sym}' "$res/perf.$name.sym")$'\n\n'
@@ -838,29 +906,70 @@ run-to-run noise of throughput.  Debian's binaries are stripped, so the main
 \`postgres\` executable is not broken down by function.
 
 $perf_md
+EOF
+if [ "$has_audit" = f ] && [ "$has_preflight" = f ]; then
+cat <<EOF
 ## Preflight check and audit trail: not yet implemented (issues #5, #3)
 
 The preflight check of migration scripts (issue #5) and the audit trail of
-verdicts (issue #3) do not exist yet, so they have no figures here.  When
-they land, this file should gain: the time to preflight a script as a
-function of its statement count, and the cost of recording a verdict
-(shared memory plus durable storage) in the DDL workload above.
+verdicts (issue #3) do not exist in the measured commit, so they have no
+figures here.  When they land, this file should gain: the time to
+preflight a script as a function of its statement count, and the cost of
+recording a verdict in the DDL workload and in the time to verdict.
 
+EOF
+else
+    echo "## Preflight check and audit trail (issues #5, #3)"
+    echo
+    if [ "$has_preflight" = t ]; then
+        echo "**Preflight check (issue #5)**: \`migration_guard.check(script)\` on scripts"
+        echo "that cycle through a rejected rewrite and a rejected index build on"
+        echo "\`big_1m\`, an \`ADD COLUMN\` without default on \`big_1k\` and a \`CREATE"
+        echo "INDEX CONCURRENTLY\` on \`big_1m\`; psql \`\\timing\` of"
+        echo "\`SELECT count(*) FROM migration_guard.check(pg_read_file('<script>'))\`."
+        echo "(Its SQL objects were created from the install script with"
+        echo "\`MODULE_PATHNAME\` set to the preloaded private copy.)"
+        echo
+        echo "$preflight_md"
+    else
+        echo "**Preflight check (issue #5): not yet implemented** in the measured"
+        echo "commit, so it has no figures here."
+        echo
+    fi
+    if [ "$has_audit" = t ]; then
+        echo "**Audit trail (issue #3)**: on at its default"
+        echo "(\`migration_guard.audit = $audit_setting\`) in every measurement above.  The DDL"
+        echo "workload writes no entry (nothing in it is rejected, warned or let through"
+        echo "by a relaxed policy), so its figure includes only the audit check.  Every"
+        echo "rejection in section 3 writes one entry; the cost of that write, from the"
+        echo "same $REPS attempts run once more in a session with"
+        echo "\`SET migration_guard.audit = off\`:"
+        echo
+        echo "$audit_md"
+    else
+        echo "**Audit trail (issue #3): not yet implemented** in the measured commit."
+        echo
+    fi
+fi
+cat <<EOF
 ## Reading the figures
 
-- A ratio within a few tenths of a per cent of 1.0000 either way is noise:
-  the runs without the guard differ from each other by as much (see
-  "spread of the runs without the guard alone" under each workload).  The
-  per-round ratios show whether a difference is consistent or comes from
-  one run.
-- The per-statement latencies show where a cost would appear: with the
-  guard, each utility statement pays for its analysis, including a size
-  measurement (one \`stat()\` per segment) for each permanent table it
-  touches.
-- The perf share of migration_guard.so is the guard's own CPU time.  It
-  does not include work it causes inside \`postgres\` (catalog lookups for
-  the analysis, the ACCESS SHARE lock taken and released to read an ALTER
-  TABLE's target), which the latency difference does include.
+- On a shared 2-core machine, throughput moves by several per cent between
+  identical runs whenever other jobs run: see "others' CPU" beside each run.
+  A throughput ratio means something only against the spread of the runs
+  without the guard and against the per-round ratios; a median over
+  interleaved rounds tolerates a disturbed run or two, not more.
+- Server CPU per transaction counts the work the server did, so it barely
+  depends on how much of the machine the benchmark got.  It still rises a
+  little when other jobs share the CPUs and their caches.
+- The perf share of migration_guard.so is the guard's own CPU time, measured
+  directly.  It does not include the work the guard causes inside
+  \`postgres\` (catalog lookups for the analysis, the ACCESS SHARE lock taken
+  and released to read an ALTER TABLE's target, a memory context per
+  statement), which the CPU per transaction and the per-statement latencies
+  do include.
+- The per-statement latencies show where a cost appears: only utility
+  statements reach the guard.
 
 ## Reproduce
 

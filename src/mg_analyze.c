@@ -103,6 +103,36 @@ mg_close_relation(Relation rel)
 }
 
 /*
+ * Could the rules find anything in this statement?  A cheap test on the
+ * node type, so that the hook does no work for the statements of ordinary
+ * traffic (BEGIN, COMMIT, SET, ...).
+ */
+bool
+mg_statement_is_analysable(Node *stmt)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_AlterTableStmt:
+		case T_IndexStmt:
+		case T_ReindexStmt:
+		case T_VacuumStmt:
+#if MG_HAVE_REPACK
+		case T_RepackStmt:
+#else
+		case T_ClusterStmt:
+#endif
+		case T_RefreshMatViewStmt:
+		case T_AlterTableMoveAllStmt:
+		case T_AlterDomainStmt:
+			return true;
+		case T_CreateStmt:
+			return ((CreateStmt *) stmt)->partbound != NULL;
+		default:
+			return false;
+	}
+}
+
+/*
  * Find what a statement would do to big relations.  Findings are appended to
  * analysis->findings; nothing is judged here.
  */

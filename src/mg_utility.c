@@ -63,7 +63,9 @@ typedef struct MGStatement
 	bool		transient_heap_ok;	/* REFRESH ... CONCURRENTLY and the like */
 	List	   *judged_relids;	/* relations already judged for it */
 	List	   *audit_seqs;		/* audit entries to mark completed */
-	const char *statement;		/* its text, for the audit */
+	const char *statement;		/* its text, for the audit, if computed */
+	PlannedStmt *pstmt;			/* to compute it later */
+	const char *query_string;
 	MemoryContext cxt;			/* where judged_relids lives */
 	struct MGStatement *outer;
 } MGStatement;
@@ -146,8 +148,7 @@ mg_guard_statement(Node *parsetree, const char *queryString, MGStatement *stmt)
 	analysis.statement = stmt->statement;
 	analysis.findings = NIL;
 	analysis.audit_seqs = NIL;
-	if (mg_static_analysis)
-		mg_analyze_statement(parsetree, &analysis);
+	mg_analyze_statement(parsetree, &analysis);
 	mg_judge_findings(&analysis, &judged);
 
 	MemoryContextSwitchTo(oldcxt);
@@ -179,13 +180,16 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		IsTransactionState() &&
 		!IsAbortedTransactionBlockState();
 	guarded = active &&
-		(mg_mode != MG_ACTION_OFF || mg_audit_level == MG_AUDIT_ALL);
+		(mg_mode != MG_ACTION_OFF || mg_audit_level == MG_AUDIT_ALL) &&
+		mg_static_analysis && mg_statement_is_analysable(parsetree);
 
 	stmt.command = GetCommandTagName(CreateCommandTag(parsetree));
 	stmt.transient_heap_ok = mg_statement_uses_transient_heap(parsetree);
 	stmt.judged_relids = NIL;
 	stmt.audit_seqs = NIL;
 	stmt.statement = guarded ? mg_statement_text(pstmt, queryString) : NULL;
+	stmt.pstmt = pstmt;
+	stmt.query_string = queryString;
 	stmt.cxt = CurrentMemoryContext;
 	stmt.outer = mg_current_statement;
 
@@ -281,7 +285,9 @@ mg_judge_starting_rewrite(Oid oldrelid)
 
 	analysis.command = stmt ? stmt->command : "statement";
 	analysis.query_string = NULL;
-	analysis.statement = stmt ? stmt->statement : NULL;
+	analysis.statement = stmt == NULL ? NULL :
+		stmt->statement ? stmt->statement :
+		mg_statement_text(stmt->pstmt, stmt->query_string);
 	analysis.findings = NIL;
 	analysis.audit_seqs = NIL;
 	mg_add_finding(&analysis, MG_RULE_TABLE_REWRITE, oldrelid, false, NIL,

@@ -210,6 +210,7 @@ extern char *mg_relation_name(Oid relid);
 extern Oid	mg_relation_am(Oid relid);
 
 /* mg_analyze.c: statement dispatch */
+extern bool mg_statement_is_analysable(Node *stmt);
 extern void mg_analyze_statement(Node *stmt, MGAnalysis *analysis);
 extern void mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid,
 						   bool recurse, List *relids, LOCKMODE lockmode,
