@@ -2,6 +2,8 @@
 -- migration_guard.lock_timeout and blocker diagnostics.  A prepared
 -- transaction holds the lock: it stays in the way without another session.
 --
+-- (19 adds a CONTEXT line with OIDs to lock waits: not shown.)
+\set SHOW_CONTEXT never
 CREATE SCHEMA lock_timeout;
 SET search_path = lock_timeout, public;
 CREATE TABLE t (id int);

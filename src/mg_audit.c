@@ -58,6 +58,7 @@
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
+#include "utils/lsyscache.h"	/* get_database_name() from 19 on */
 #include "utils/timestamp.h"
 
 #include "migration_guard.h"

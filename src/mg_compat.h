@@ -73,7 +73,17 @@
 #define MG_HAVE_AT_SET_ACCESS_METHOD MG_PG15_GTE
 #define MG_HAVE_AT_SET_EXPRESSION MG_PG17_GTE
 
-/* NOT ENFORCED constraints and virtual generated columns are 18+. */
+/*
+ * NOT ENFORCED constraints and virtual generated columns are 18+.  A column
+ * constraint's NOT ENFORCED arrives as a separate CONSTR_ATTR_NOT_ENFORCED
+ * node after it in the raw tree.
+ */
+#if MG_PG18_GTE
+#define MG_CONSTR_IS_ATTR_NOT_ENFORCED(con) ((con)->contype == CONSTR_ATTR_NOT_ENFORCED)
+#else
+#define MG_CONSTR_IS_ATTR_NOT_ENFORCED(con) (false)
+#endif
+
 #if MG_PG18_GTE
 #define MG_CONSTRAINT_IS_ENFORCED(con) ((con)->is_enforced)
 #define MG_GENERATED_IS_VIRTUAL(con) \

@@ -337,19 +337,14 @@ mg_judge_findings(MGAnalysis *analysis, List **judged_relids)
 			continue;
 
 		seq = mg_audit_decision(&d);
-		switch (d.action)
-		{
-			case MG_VERDICT_REJECTED:
-				mg_report(analysis, f, &size, ERROR);
-				break;
-			case MG_VERDICT_WARNED:
-				mg_report(analysis, f, &size, WARNING);
-				/* FALLTHROUGH */
-			case MG_VERDICT_ALLOWED:
-				if (seq > 0)
-					analysis->audit_seqs = lappend(analysis->audit_seqs,
-												   psprintf(UINT64_FORMAT, seq));
-				break;
-		}
+		if (d.action == MG_VERDICT_REJECTED)
+			mg_report(analysis, f, &size, ERROR);
+		if (d.action == MG_VERDICT_WARNED)
+			mg_report(analysis, f, &size, WARNING);
+
+		/* The statement goes on: its outcome is recorded when it ends. */
+		if (seq > 0)
+			analysis->audit_seqs = lappend(analysis->audit_seqs,
+										   psprintf(UINT64_FORMAT, seq));
 	}
 }

@@ -151,6 +151,19 @@ mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
 	{
 		Constraint *con = lfirst_node(Constraint, lc);
 
+		/* "CHECK (...) NOT ENFORCED" (18+): the CHECK just added is not checked. */
+		if (MG_CONSTR_IS_ATTR_NOT_ENFORCED(con))
+		{
+			Constraint *prev = foreach_current_index(lc) > 0 ?
+				list_nth_node(Constraint, def->constraints, foreach_current_index(lc) - 1) : NULL;
+
+			if (prev != NULL && prev->contype == CONSTR_CHECK)
+				checks = list_delete_ptr(checks, prev);
+			if (prev != NULL && prev->contype == CONSTR_FOREIGN)
+				foreign = list_delete_ptr(foreign, prev);
+			continue;
+		}
+
 		switch (con->contype)
 		{
 			case CONSTR_DEFAULT:

@@ -84,6 +84,10 @@ run_suite() {
 
 run_suite regress ISOLATION= TAP_TESTS=
 count_regress regress.log
+# For developers: keep the outputs, e.g. to make a version's expected file.
+if [ -n "${MG_KEEP_RESULTS:-}" ]; then
+    mkdir -p "$MG_KEEP_RESULTS/$major" && cp results/*.out "$MG_KEEP_RESULTS/$major/"
+fi
 [ -f regression.diffs ] && { say "regression.diffs:"; cat regression.diffs; rm -f regression.diffs; }
 
 run_suite isolation REGRESS= TAP_TESTS=

@@ -61,7 +61,7 @@ for entry in $PG_MATRIX; do
         echo "could not prepare a $suite chroot with PostgreSQL $major"
         echo "MGRESULT $major 0 1" >"$out"
     else
-        PGCHROOT_SRC="$PWD" PGCHROOT_PASSENV="MG_TEST_CFLAGS" \
+        PGCHROOT_SRC="$PWD" PGCHROOT_PASSENV="MG_TEST_CFLAGS MG_KEEP_RESULTS" \
             test/pgchroot.sh "$suite" "$major" -- test/pg-installcheck.sh 2>&1 | tee "$out"
     fi
     tally "$out" "$major"
