@@ -61,6 +61,10 @@ LOCK TABLE t IN ACCESS EXCLUSIVE MODE NOWAIT;
 ROLLBACK;
 RESET lock_timeout;
 SET migration_guard.lock_timeout = '100ms';
+-- Each failed lock wait is in the audit trail, with who was in the way.
+SELECT action, rule, command, statement, relation, lock_mode, outcome,
+       reason LIKE '%a prepared transaction holds AccessShareLock%' AS names_blocker
+  FROM migration_guard.audit WHERE rule = 'lock_wait' ORDER BY seq DESC LIMIT 2;
 -- Restored after success too.
 COMMIT PREPARED 'reader';
 ALTER TABLE t ADD COLUMN c int;

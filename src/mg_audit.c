@@ -424,7 +424,8 @@ mg_audit_decision(const MGDecision *d)
 	uint64		seq = 0;
 	bool		keep;
 
-	keep = (mg_audit_level >= MG_AUDIT_REJECTED && d->action == MG_VERDICT_REJECTED) ||
+	keep = (mg_audit_level >= MG_AUDIT_REJECTED &&
+			(d->action == MG_VERDICT_REJECTED || d->action == MG_VERDICT_LOCK_TIMEOUT)) ||
 		(mg_audit_level >= MG_AUDIT_WARNED && d->action == MG_VERDICT_WARNED) ||
 		(mg_audit_level >= MG_AUDIT_ALL && d->action == MG_VERDICT_ALLOWED);
 
@@ -447,7 +448,7 @@ mg_audit_decision(const MGDecision *d)
 	mg_append_field(&body, psprintf("%d", MyProcPid));
 	mg_append_field(&body, d->command);
 	mg_append_field(&body, statement);
-	mg_append_field(&body, mg_rule_name(d->rule));
+	mg_append_field(&body, d->rule_name ? d->rule_name : mg_rule_name(d->rule));
 	mg_append_field(&body, mg_verdict_name(d->action));
 	mg_append_field(&body, d->why);
 	mg_append_field(&body, (mg_override_reason && mg_override_reason[0]) ? mg_override_reason : NULL);
@@ -465,7 +466,8 @@ mg_audit_decision(const MGDecision *d)
 	if (mg_log_decisions)
 		ereport(LOG_SERVER_ONLY,
 				errmsg("MIGRATION_GUARD: action=%s rule=%s relation=\"%s\" rows=%.0f bytes=" INT64_FORMAT " lock=\"%s\" command=\"%s\" user=\"%s\" database=\"%s\" reason=\"%s\" seq=" UINT64_FORMAT,
-					   mg_verdict_name(d->action), mg_rule_name(d->rule),
+					   mg_verdict_name(d->action),
+					   d->rule_name ? d->rule_name : mg_rule_name(d->rule),
 					   d->relation, d->rows, d->bytes,
 					   mg_lockmode_name(d->lockmode), d->command,
 					   GetUserNameFromId(GetSessionUserId(), true),

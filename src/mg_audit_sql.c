@@ -174,6 +174,8 @@ migration_guard_audit_entries(PG_FUNCTION_ARGS)
 			values[20] = mg_text_or_null(f[21], &nulls[20]);	/* mode */
 			if (strcmp(f[12], "rejected") == 0)
 				values[21] = CStringGetTextDatum("rejected");
+			else if (strcmp(f[12], "lock_timeout") == 0)
+				values[21] = CStringGetTextDatum("failed");
 			else if (bsearch(&seq, done, ndone, sizeof(uint64), mg_cmp_u64) != NULL)
 				values[21] = CStringGetTextDatum("completed");
 			else

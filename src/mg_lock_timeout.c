@@ -380,6 +380,27 @@ mg_describe_blockers(StringInfo buf, Oid relid, LOCKMODE mode)
 }
 
 /*
+ * Record a lock wait that failed in the audit trail, with who was in the
+ * way as its reason.  Called from the error context callback, where the
+ * lock wait has been cleaned up and no LWLock is held.
+ */
+static void
+mg_audit_lock_timeout(MGLockTargets *targets, const char *blockers)
+{
+	MGDecision	d;
+
+	memset(&d, 0, sizeof(d));
+	d.rule_name = "lock_wait";
+	d.action = MG_VERDICT_LOCK_TIMEOUT;
+	d.why = blockers;
+	d.command = mg_current_command();
+	d.statement = mg_current_statement_text();
+	d.relation = mg_relation_name(targets->relid[0]);
+	d.lockmode = targets->mode[0];
+	(void) mg_audit_decision(&d);
+}
+
+/*
  * Error context callback: on lock_not_available, say who was in the way.
  */
 static void
@@ -416,6 +437,7 @@ mg_lock_timeout_context(void *arg)
 	if (found == 0)
 		return;
 	errdetail_internal("%s", buf.data);
+	mg_audit_lock_timeout(targets, buf.data);
 	errhint("Retry when the blocking transactions have ended; migration_guard.blockers() lists them before a migration.  pg_terminate_backend() ends a session that is idle in transaction.");
 }
 

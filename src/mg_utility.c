@@ -241,6 +241,27 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 }
 
 /*
+ * Command tag and text of the statement being executed, for the audit of a
+ * lock timeout.
+ */
+const char *
+mg_current_command(void)
+{
+	return mg_current_statement ? mg_current_statement->command : "statement";
+}
+
+const char *
+mg_current_statement_text(void)
+{
+	MGStatement *stmt = mg_current_statement;
+
+	if (stmt == NULL)
+		return NULL;
+	return stmt->statement ? stmt->statement :
+		mg_statement_text(stmt->pstmt, stmt->query_string);
+}
+
+/*
  * If relid is the transient heap of a rewrite, return the relation being
  * rewritten.  The new pg_class row is not visible to the catalog caches yet
  * (no CommandCounterIncrement since it was inserted), hence SnapshotSelf.

@@ -102,7 +102,8 @@ typedef enum MGVerdict
 {
 	MG_VERDICT_ALLOWED,			/* ran, though the default policy rejects it */
 	MG_VERDICT_WARNED,
-	MG_VERDICT_REJECTED
+	MG_VERDICT_REJECTED,
+	MG_VERDICT_LOCK_TIMEOUT		/* not a rule verdict: a lock wait timed out */
 } MGVerdict;
 
 /* Values of migration_guard.audit: which verdicts are kept */
@@ -118,6 +119,7 @@ typedef enum MGAuditLevel
 typedef struct MGDecision
 {
 	MGRule		rule;
+	const char *rule_name;		/* overrides mg_rule_name(rule) if set */
 	MGVerdict	action;
 	const char *why;			/* what relaxed the policy, or NULL */
 	const char *command;
@@ -188,6 +190,8 @@ extern bool mg_in_maintenance_window(void);
 
 /* mg_utility.c */
 extern void mg_install_hooks(void);
+extern const char *mg_current_command(void);
+extern const char *mg_current_statement_text(void);
 
 /* mg_policy.c */
 extern const char *mg_rule_name(MGRule rule);
