@@ -53,7 +53,8 @@ SELECT session_user_name = session_user AS me, relation, rule, action, reason,
        override_reason, outcome
   FROM migration_guard.audit_overrides ORDER BY ts;
 SELECT relation, est_rows, mode FROM migration_guard.guarded_tables
- WHERE relation IN ('audit.t'::regclass, 'audit.t_small'::regclass);
+ WHERE relation IN ('audit.t'::regclass, 'audit.t_small'::regclass)
+ ORDER BY relation::text COLLATE "C";
 
 -- Who may read and reset it.
 CREATE ROLE audit_nobody;
