@@ -112,7 +112,9 @@ mkdir -p "$work/src" "$work/lib" "$sock" "$res"
 # editing while the benchmark runs.
 if [ "$REF" != worktree ]; then
     git -C "$repo" archive "$REF" | tar -C "$work/src" -xf -
-    source_desc="commit $(git -C "$repo" rev-parse "$REF") ($(git -C "$repo" log -1 --format=%s "$REF" | cut -c1-70))"
+    subject=$(git -C "$repo" log -1 --format=%s "$REF")
+    [ "${#subject}" -le 72 ] || subject="${subject:0:70}..."
+    source_desc="commit $(git -C "$repo" rev-parse "$REF") (\"$subject\")"
 else
     tar -C "$repo" --exclude=.git --exclude='tmp_*' --exclude=results --exclude=output_iso \
         --exclude='*.o' --exclude='*.so' --exclude='*.bc' -cf - . | tar -C "$work/src" -xf -
@@ -160,7 +162,7 @@ log_min_messages = warning
 # the only difference between A and B:
 include 'bench_mode.conf'
 EOF
-server_conf=$(sed -n '/^# bench\/run.sh/,$p' "$data/postgresql.conf")
+server_conf=$(sed -n '/^# bench\/run.sh/,$p' "$data/postgresql.conf" | sed "s|$work|<tmp>|g")
 
 psql_() { as_user "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$PORT" -d "${DB:-bench}" "$@"; }
 DB=postgres
@@ -195,10 +197,7 @@ start_server without
 psql_ -c "CREATE DATABASE bench"
 DB=bench
 pg_version=$(psql_ -At -c "SELECT version()")
-say "pgbench -i -s $SCALE (without the guard, which would reject its primary key build)"
-as_user "$PGBIN/pgbench" -i -q -s "$SCALE" -h "$sock" -p "$PORT" bench >"$res/init.log" 2>&1 ||
-    { cat "$res/init.log"; die "pgbench -i failed"; }
-psql_ -c "CREATE EXTENSION pg_prewarm" -c "VACUUM ANALYZE" -c "CHECKPOINT"
+psql_ -c "CREATE EXTENSION pg_prewarm"
 stop_server
 # write back what the load dirtied, so that the first round does not pay for it
 sync
@@ -246,7 +245,7 @@ run_pgbench() {
     sleep 0.5                       # let the postmaster reap the last psql
     l0=$(load1); s0=$(server_cpu); m0=$(machine_cpu); e0=$(date +%s.%N)
     client_cpu; c0=$CLIENT_CPU
-    if ! as_user "$PGBIN/pgbench" -h "$sock" -p "$PORT" "$@" bench >"$log" 2>&1; then
+    if ! as_user env PGOPTIONS="${PGB_OPTIONS:-}" "$PGBIN/pgbench" -h "$sock" -p "$PORT" "$@" bench >"$log" 2>&1; then
         cat "$log"
         die "pgbench $wl failed"
     fi
@@ -292,6 +291,14 @@ for round in $(seq 1 "$ROUNDS"); do
     for cfg in with without; do
         say "round $round/$ROUNDS, $cfg the guard"
         start_server "$cfg"
+        # Fresh pgbench tables in every session: TPC-B's updates bloat
+        # pgbench_accounts and its index run after run, which would make
+        # each session slower than the one before.  The guard would reject
+        # pgbench's own ADD PRIMARY KEY, hence mode = off for this client.
+        as_user env PGOPTIONS="-c migration_guard.mode=off" "$PGBIN/pgbench" -i -q -s "$SCALE" \
+            -h "$sock" -p "$PORT" bench >"$res/init.log" 2>&1 || { cat "$res/init.log"; die "pgbench -i failed"; }
+        psql_ -c "CHECKPOINT"
+        sync
         psql_ -At -c "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c WHERE c.relname LIKE 'pgbench%'" >/dev/null
         as_user "$PGBIN/pgbench" -h "$sock" -p "$PORT" -b tpcb-like -n -c "$CLIENTS" -j "$CLIENTS" -T 3 bench >/dev/null 2>&1
         prep "$prep_tpcb"
@@ -344,6 +351,26 @@ else
 fi
 
 # -------------------------------------------------- time to verdict
+
+# The DDL workload once more, in this one server session with the guard
+# loaded: its analysis on (the defaults) and off, alternating.  No restart
+# between the two, so none of the noise a restart brings.
+SESS_PAIRS=6
+SESS_T=4
+off_options="-c migration_guard.mode=off"
+if [ "$(psql_ -At -c "SELECT current_setting('migration_guard.audit', true) IS NOT NULL")" = t ]; then
+    off_options+=" -c migration_guard.audit=off"
+fi
+say "DDL in one session, the guard's analysis on and off: $SESS_PAIRS pairs of ${SESS_T}s"
+for round in $(seq 1 "$SESS_PAIRS"); do
+    for cfg in with without; do
+        prep "$prep_ddl"
+        PGB_OPTIONS=""
+        [ "$cfg" = without ] && PGB_OPTIONS=$off_options
+        run_pgbench ddlsess "$cfg" "$round" -f "$work/ddl.sql" -n -c "$CLIENTS" -j "$CLIENTS" -T "$SESS_T" -r
+    done
+done
+PGB_OPTIONS=""
 
 say "loading the tables for time to verdict"
 sizes="1k 1m"
@@ -546,9 +573,21 @@ quiet_ratios() {
 ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.4f", a / b}'; }
 within() { awk -v r="$1" -v t="$2" 'BEGIN {d = (r - 1) * 100; if (d < 0) d = -d; exit !(d <= t)}'; }
 
-declare -A summary_rows missed
+declare -A summary_rows missed perf_share
+for name in tpcb ddl; do
+    f="$res/perf.$name.dso"
+    if [ -s "$f" ]; then
+        perf_share[$name]=$(awk '$2 ~ /migration_guard/ {gsub("%", "", $1); v = $1} END {print (v == "") ? "0.00" : v}' "$f")
+    fi
+done
+# the largest share of the CPUs other jobs used during the runs of a workload
+others_max() {
+    awk -F'\t' -v w="$1" -v ncpu="$NCPU" '$1 == w {o = ($9 - $7 - $8) / ($10 * ncpu) * 100; if (o > m) m = o}
+        END {printf "%.0f", m}' "$res/raw.tsv"
+}
+straddles() { awk -v lo="$1" -v hi="$2" 'BEGIN {exit !(lo < 1 && hi > 1)}'; }
 oltp_section() {
-    local wl=$1 title=$2 target=$3 cmd=$4
+    local wl=$1 title=$2 target=$3 cmd=$4 intro=${5:-}
     local sw sn sr cw cn cr ratio cratio noise cnoise verdict cverdict
     sw=$(tps_of "$wl" with | stats)
     sn=$(tps_of "$wl" without | stats)
@@ -564,12 +603,28 @@ oltp_section() {
     if within "$ratio" "$target"; then verdict="met"; else verdict="**missed**"; fi
     if within "$cratio" "$target"; then cverdict="met"; else cverdict="**missed**"; fi
     if [ "$verdict" != met ] || [ "$cverdict" != met ]; then
-        missed[$wl]="$title: throughput with/without $ratio ($(pct "$ratio")), server CPU per transaction with/without $cratio ($(pct "$cratio")); target ±$target %.  Without the guard alone, throughput spreads $noise % and CPU per transaction $cnoise % (max − min over median); the per-round throughput ratios range from $(fmt "$(col "$sr" 4)" 4) to $(fmt "$(col "$sr" 5)" 4)."
+        local why
+        why="$title: throughput with/without $ratio ($(pct "$ratio")), server CPU per transaction with/without $cratio ($(pct "$cratio")); target ±$target %."
+        why+="  Per-round ratios range from $(fmt "$(col "$sr" 4)" 4) to $(fmt "$(col "$sr" 5)" 4) for throughput"
+        why+=" and from $(fmt "$(col "$cr" 4)" 4) to $(fmt "$(col "$cr" 5)" 4) for CPU per transaction"
+        if straddles "$(col "$sr" 4)" "$(col "$sr" 5)" && straddles "$(col "$cr" 4)" "$(col "$cr" 5)"; then
+            why+=", on both sides of 1: no consistent difference."
+        else
+            why+="."
+        fi
+        why+="  Without the guard alone, throughput spreads $noise % and CPU per transaction $cnoise % (max − min over median); other jobs used up to $(others_max "$wl") % of the CPUs during these runs."
+        if [ "$wl" = select ]; then
+            why+="  This workload never reaches the guard's hook (it has no utility statement), so its ratio is the noise floor of the comparison itself."
+        elif [ -n "${perf_share[$wl]:-}" ]; then
+            why+="  perf attributes ${perf_share[$wl]} % of the server's CPU samples in this workload to migration_guard.so (below)."
+        fi
+        missed[$wl]=$why
     fi
     summary_rows[$wl]="| $title | $(fmt "$(col "$sw" 2)") tps, $(fmt "$(col "$cw" 2)") µs | $(fmt "$(col "$sn" 2)") tps, $(fmt "$(col "$cn" 2)") µs | $ratio ($(pct "$ratio")): $verdict | $cratio ($(pct "$cratio")): $cverdict | ±$target % |"
     {
         echo "### $title"
         echo
+        [ -z "$intro" ] || printf '%s\n\n' "$intro"
         echo '```'
         echo "$cmd"
         echo '```'
@@ -641,6 +696,20 @@ oltp_section select "select-only" 1 "$cmd_select"
     echo
 } >>"$res/oltp.md"
 oltp_section ddl "DDL (bench/ddl.sql)" 3 "$cmd_ddl"
+sess_intro="The server is restarted between the sessions above, and a restart alone
+moves these figures by several per cent (see the select-only control).
+Here the same workload runs $SESS_PAIRS times with the guard's analysis on and
+off, alternating, in one session of the server with the guard loaded.
+\"with\" is the defaults (\`migration_guard.mode = enforce\`${audit_setting:+,
+\`audit = $audit_setting\`}); \"without\" is
+\`PGOPTIONS='$off_options'\`: the hook is still called, but judges
+nothing and audits nothing."
+ROUNDS_SAVED=$ROUNDS
+ROUNDS=$SESS_PAIRS
+oltp_section ddlsess "DDL in one server session, the guard's analysis on/off" 3 \
+    "PGOPTIONS='<on: empty; off: $off_options>' pgbench -f bench/ddl.sql -n -c $CLIENTS -j $CLIENTS -T $SESS_T -r bench" \
+    "$sess_intro"
+ROUNDS=$ROUNDS_SAVED
 
 # time to verdict
 verdict_md=""
@@ -758,6 +827,7 @@ $ROUNDS rounds:
 ${summary_rows[tpcb]}
 ${summary_rows[select]}
 ${summary_rows[ddl]}
+${summary_rows[ddlsess]}
 
 Time to verdict, client-side median of $REPS attempts, beside the time the
 same statement holds its write-blocking lock when the guard lets it run
@@ -770,7 +840,7 @@ EOF
 if [ "${#missed[@]}" -gt 0 ]; then
     echo "Targets missed:"
     echo
-    for k in tpcb select ddl verdict; do
+    for k in tpcb select ddl ddlsess verdict; do
         [ -n "${missed[$k]:-}" ] && echo "- ${missed[$k]}"
     done
     echo
@@ -800,9 +870,8 @@ cat <<EOF
 | migration_guard.so | sha256 \`$so_sha\` |
 
 The machine is shared: other jobs (test suites, another development server)
-may run during the benchmark.  The load average of every run is in the raw
-tables; a 2-core virtual machine has a few per cent of noise from run to
-run.
+may run during the benchmark.  How much of the CPUs they used during each
+run is in the raw tables ("others' CPU").
 
 ## Method
 
@@ -828,9 +897,14 @@ $server_conf
 Each start is checked: \`migration_guard.mode\` must read \`enforce\` with the
 guard and be undefined without it.
 
-Data: \`pgbench -i -s $SCALE\` (run without the guard, since pgbench's own
-\`ADD PRIMARY KEY\` on the $((SCALE * 100000))-row \`pgbench_accounts\` is exactly what
-the guard rejects), then \`VACUUM ANALYZE\`, \`CHECKPOINT\` and \`sync\`.
+Data: every session starts with a fresh \`pgbench -i -s $SCALE\` (its client
+sets \`migration_guard.mode = off\`, since the guard rejects pgbench's own
+\`ADD PRIMARY KEY\` on the $((SCALE * 100000))-row \`pgbench_accounts\`), then
+\`CHECKPOINT\` and \`sync\`.  With the tables kept from session to session,
+TPC-B's updates bloated \`pgbench_accounts\` and its index run after run:
+every session was slower than the one before (select-only lost 20 % over
+the 12 sessions of a quiet run), which favoured the configuration measured
+first in each round.
 Autovacuum is off so that it cannot land in one configuration's runs and
 not the other's.  Instead each run starts from the same state:
 
@@ -846,7 +920,7 @@ off\` keeps the runs CPU-bound rather than bound by the virtual disk's flush
 latency, which would hide small CPU costs.
 
 One round = one session with the guard, then one without.  Each session:
-start the server; \`pg_prewarm\` the pgbench tables and indexes; 3 s of
+start the server; \`pgbench -i\` as above; \`pg_prewarm\` the pgbench tables and indexes; 3 s of
 TPC-B-like warm-up (discarded); the three measured runs ($DURATION s each,
 $CLIENTS clients, $CLIENTS threads, simple protocol); stop the server.
 For each run:
@@ -978,6 +1052,9 @@ cat <<EOF
   A throughput ratio means something only against the spread of the runs
   without the guard and against the per-round ratios; a median over
   interleaved rounds tolerates a disturbed run or two, not more.
+- Select-only is the control: it has no utility statement, so the guard is
+  loaded but its hook is never called.  Its per-round ratios show how far
+  two configurations that do the same work drift apart on this machine.
 - Server CPU per transaction counts the work the server did, so it barely
   depends on how much of the machine the benchmark got.  It still rises a
   little when other jobs share the CPUs and their caches.
