@@ -318,8 +318,8 @@ mg_audit_maybe_rotate(void)
 		return;
 	if ((int64) st.st_size * 2 < (int64) mg_audit_max_size_kb * 1024)
 		return;
-	if (durable_rename(MG_AUDIT_CURRENT, MG_AUDIT_PREVIOUS, WARNING) != 0)
-		return;
+	/* On failure (reported as a WARNING), keep appending to the current one. */
+	(void) durable_rename(MG_AUDIT_CURRENT, MG_AUDIT_PREVIOUS, WARNING);
 }
 
 /*

@@ -65,9 +65,6 @@ int			mg_lock_timeout_ms = 5000;
 /* Set when a DETAIL was added, so outer nested statements do not repeat it. */
 static bool mg_blockers_reported = false;
 
-/* The session's lock_timeout, from the core GUC */
-extern PGDLLIMPORT int LockTimeout;
-
 /*
  * Add (relid, mode) to a statement's lock targets.
  */

@@ -233,16 +233,7 @@ mg_action_name(int action)
 static bool
 mg_is_big_by_default(const MGRelSize *size)
 {
-	int			saved_rows = mg_row_threshold;
-	int			saved_kb = mg_size_threshold_kb;
-	bool		big;
-
-	mg_row_threshold = MG_DEFAULT_ROW_THRESHOLD;
-	mg_size_threshold_kb = MG_DEFAULT_SIZE_THRESHOLD_KB;
-	big = mg_is_big(size);
-	mg_row_threshold = saved_rows;
-	mg_size_threshold_kb = saved_kb;
-	return big;
+	return mg_is_above(size, MG_DEFAULT_ROW_THRESHOLD, MG_DEFAULT_SIZE_THRESHOLD_KB);
 }
 
 /*

@@ -29,8 +29,6 @@
 #include "commands/tablespace.h"
 #include "miscadmin.h"
 #include "utils/lsyscache.h"
-#include "utils/rel.h"
-#include "utils/syscache.h"
 
 #include "migration_guard.h"
 #include "mg_compat.h"
@@ -116,32 +114,24 @@ mg_rules_vacuum(VacuumStmt *stmt, MGAnalysis *analysis)
 static List *
 mg_clustered_relations(void)
 {
+	Relation	indexrel;
+	TableScanDesc scan;
+	HeapTuple	tup;
 	List	   *relids = NIL;
-	ListCell   *lc;
 
-	foreach(lc, mg_list_relations(InvalidOid, false))
+	/* One pass over pg_index, as get_tables_to_cluster() does. */
+	indexrel = table_open(IndexRelationId, AccessShareLock);
+	scan = table_beginscan_catalog(indexrel, 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
 	{
-		Oid			relid = lfirst_oid(lc);
-		List	   *indexes;
-		ListCell   *lci;
-		Relation	rel = mg_open_relation(relid);
+		Form_pg_index idx = (Form_pg_index) GETSTRUCT(tup);
 
-		if (rel == NULL)
-			continue;
-		indexes = RelationGetIndexList(rel);
-		foreach(lci, indexes)
-		{
-			HeapTuple	tp = SearchSysCache1(INDEXRELID,
-											 ObjectIdGetDatum(lfirst_oid(lci)));
-
-			if (!HeapTupleIsValid(tp))
-				continue;
-			if (((Form_pg_index) GETSTRUCT(tp))->indisclustered)
-				relids = list_append_unique_oid(relids, relid);
-			ReleaseSysCache(tp);
-		}
-		mg_close_relation(rel);
+		if (idx->indisclustered)
+			relids = list_append_unique_oid(relids, idx->indrelid);
 	}
+	table_endscan(scan);
+	table_close(indexrel, AccessShareLock);
+	list_sort(relids, list_oid_cmp);
 	return relids;
 }
 

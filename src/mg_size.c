@@ -261,12 +261,21 @@ mg_measure_list(List *relids, MGRelSize *size)
 bool
 mg_is_big(const MGRelSize *size)
 {
+	return mg_is_above(size, mg_row_threshold, mg_size_threshold_kb);
+}
+
+/*
+ * Is a measured relation above either of the given thresholds?
+ */
+bool
+mg_is_above(const MGRelSize *size, int row_threshold, int size_threshold_kb)
+{
 	if (size->nrels == 0)
 		return false;
-	if (size->rows > (double) mg_row_threshold)
+	if (size->rows > (double) row_threshold)
 		return true;
-	return mg_size_threshold_kb > 0 &&
-		size->bytes > (int64) mg_size_threshold_kb * 1024;
+	return size_threshold_kb > 0 &&
+		size->bytes > (int64) size_threshold_kb * 1024;
 }
 
 /*

@@ -210,6 +210,8 @@ extern char *mg_finding_hint(const MGFinding *f, bool enforced);
 extern void mg_measure(Oid relid, bool recurse, MGRelSize *size);
 extern void mg_measure_list(List *relids, MGRelSize *size);
 extern bool mg_is_big(const MGRelSize *size);
+extern bool mg_is_above(const MGRelSize *size, int row_threshold,
+						int size_threshold_kb);
 extern char *mg_relation_name(Oid relid);
 extern Oid	mg_relation_am(Oid relid);
 
