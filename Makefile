@@ -6,6 +6,7 @@ OBJS = \
 	src/migration_guard.o \
 	src/mg_analyze.o \
 	src/mg_audit.o \
+	src/mg_audit_file.o \
 	src/mg_audit_sql.o \
 	src/mg_check.o \
 	src/mg_lock_timeout.o \
@@ -23,7 +24,7 @@ OBJS = \
 
 EXTENSION = migration_guard
 EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
-DATA = migration_guard--1.0.sql
+DATA = migration_guard--1.0.sql migration_guard--1.0--1.1.sql
 PGFILEDESC = "migration_guard - reject long-lock DDL on big tables"
 
 PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"

@@ -2,11 +2,17 @@
  *
  * mg_audit_sql.c
  *		SQL functions over the audit trail: the entries, the status
- *		(including how many entries retention dropped), and the reset.
+ *		(what is kept, dropped, lost, suppressed or damaged), and the reset.
  *
  * Access is granted by the install script (pg_read_all_stats, not PUBLIC).
- * Defense in depth: a role that was granted access but is not a member of
- * pg_read_all_stats sees the statement texts of its own sessions only.
+ * Within that, visibility follows pg_stat_activity's rule: the statement
+ * text, the override reason and the queries named in a lock wait's reason
+ * are shown to the role that ran the statement (its session user), to
+ * members of that role, and to pg_read_all_stats; otherwise they are NULL.
+ *
+ * Segments are read line by line in bounded memory under the trail's file
+ * lock (shared), so a reader never sees a rotation half done and never
+ * holds an LWLock.  Damaged lines are skipped and counted.
  *
  * Copyright (c) 2026, migration_guard developers
  *
@@ -28,12 +34,41 @@
 #include "utils/tuplestore.h"
 
 #include "migration_guard.h"
+#include "mg_audit.h"
 #include "mg_compat.h"
 
-/* Fields of a decision line: "D", seq, then the body of mg_audit_decision */
-#define MG_AUDIT_D_FIELDS 22
+
 /* Columns of migration_guard.audit_entries() */
 #define MG_AUDIT_COLUMNS 22
+
+/* Who may read the protected texts of an entry (cached per call) */
+typedef struct MGVisibility
+{
+	bool		see_all;
+	Oid			last_role;
+	bool		last_visible;
+} MGVisibility;
+
+static bool
+mg_entry_visible(MGVisibility *v, const char *oid_field, const char *rolname)
+{
+	Oid			role = InvalidOid;
+
+	if (v->see_all)
+		return true;
+	if (oid_field != NULL)
+		role = (Oid) strtoul(oid_field, NULL, 10);
+	else if (rolname != NULL)
+		role = get_role_oid(rolname, true);
+	if (!OidIsValid(role))
+		return false;
+	if (role != v->last_role)
+	{
+		v->last_role = role;
+		v->last_visible = has_privs_of_role(GetUserId(), role);
+	}
+	return v->last_visible;
+}
 
 static int
 mg_cmp_u64(const void *a, const void *b)
@@ -44,34 +79,169 @@ mg_cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/*
- * Split a line on tabs, in place.  Returns the number of fields.
- */
-static int
-mg_split(char *line, char **fields, int max)
+/* A text field, unescaped and in the database encoding, or NULL */
+static void
+mg_put_text(Datum *values, bool *nulls, int col, char *field)
 {
-	int			n = 0;
+	char	   *s = field ? mg_audit_unescape(field) : NULL;
 
-	fields[n++] = line;
-	for (; *line && n < max + 1; line++)
-	{
-		if (*line == '\t')
-		{
-			*line = '\0';
-			if (n < max)
-				fields[n] = line + 1;
-			n++;
-		}
-	}
-	return n;
+	nulls[col] = (s == NULL);
+	if (s != NULL)
+		values[col] = CStringGetTextDatum(mg_audit_from_utf8(s));
 }
 
-static Datum
-mg_text_or_null(char *s, bool *isnull)
+static void
+mg_put_cstring(Datum *values, bool *nulls, int col, const char *s)
 {
-	s = mg_audit_unescape(s);
-	*isnull = (s == NULL);
-	return s ? CStringGetTextDatum(s) : (Datum) 0;
+	nulls[col] = (s == NULL);
+	if (s != NULL)
+		values[col] = CStringGetTextDatum(s);
+}
+
+/* The sequence numbers of completed statements, sorted */
+typedef struct MGDoneSet
+{
+	uint64	   *seqs;
+	int			n;
+	int			max;
+} MGDoneSet;
+
+static void
+mg_collect_done(MGDoneSet *done)
+{
+	int			s;
+
+	done->n = 0;
+	done->max = 64;
+	done->seqs = palloc(done->max * sizeof(uint64));
+	for (s = 0; s < 2; s++)
+	{
+		MGAuditReader r;
+		char	   *line;
+
+		if (!mg_audit_reader_open(&r, mg_audit_segments[s], WARNING))
+			continue;
+		while ((line = mg_audit_reader_next(&r)) != NULL)
+		{
+			char		type;
+			uint64		seq;
+
+			if (!mg_audit_parse_seq(line, &type, &seq) || type != MG_AUDIT_REC_OUTCOME)
+				continue;
+			if (done->n == done->max)
+			{
+				done->max *= 2;
+				done->seqs = repalloc_huge(done->seqs, done->max * sizeof(uint64));
+			}
+			done->seqs[done->n++] = seq;
+		}
+		mg_audit_reader_close(&r);
+	}
+	qsort(done->seqs, done->n, sizeof(uint64), mg_cmp_u64);
+}
+
+/*
+ * One decision line into a row.  False if it is damaged.
+ */
+static bool
+mg_decision_row(char **f, int nf, const MGDoneSet *done, MGVisibility *vis,
+				Datum *values, bool *nulls)
+{
+	uint64		seq = strtou64(f[1], NULL, 10);
+	bool		visible;
+	bool		lock_wait;
+	int			i;
+
+	if (nf != MG_AUDIT_D_FIELDS && nf != MG_AUDIT_D_FIELDS_1_0)
+		return false;
+	visible = mg_entry_visible(vis, nf == MG_AUDIT_D_FIELDS ? f[22] : NULL,
+							   mg_audit_unescape(pstrdup(f[4])));
+	lock_wait = strcmp(f[12], "lock_timeout") == 0;
+
+	values[0] = Int64GetDatum((int64) seq);
+	values[1] = TimestampTzGetDatum((TimestampTz) strtoi64(f[2], NULL, 10));
+	for (i = 3; i <= 7; i++)	/* database ... client_addr */
+		mg_put_text(values, nulls, i - 1, f[i]);
+	values[7] = Int32GetDatum(atoi(f[8]));	/* pid */
+	mg_put_text(values, nulls, 8, f[9]);	/* command */
+	mg_put_text(values, nulls, 9, visible ? f[10] : NULL);	/* statement */
+	mg_put_text(values, nulls, 10, f[11]);	/* rule */
+	mg_put_text(values, nulls, 11, f[12]);	/* action */
+	mg_put_text(values, nulls, 12, (visible || !lock_wait) ? f[13] : NULL); /* reason */
+	mg_put_text(values, nulls, 13, visible ? f[14] : NULL);	/* override_reason */
+	mg_put_text(values, nulls, 14, f[15]);	/* relation */
+	values[15] = Float8GetDatum(strtod(f[16], NULL));
+	values[16] = Int64GetDatum(strtoi64(f[17], NULL, 10));
+	mg_put_text(values, nulls, 17, f[18]);	/* lock_mode */
+	values[18] = Int32GetDatum(atoi(f[19]));
+	values[19] = Int64GetDatum(strtoi64(f[20], NULL, 10));
+	mg_put_text(values, nulls, 20, f[21]);	/* mode */
+	if (strcmp(f[12], "rejected") == 0)
+		mg_put_cstring(values, nulls, 21, "rejected");
+	else if (lock_wait)
+		mg_put_cstring(values, nulls, 21, "failed");
+	else if (bsearch(&seq, done->seqs, done->n, sizeof(uint64), mg_cmp_u64) != NULL)
+		mg_put_cstring(values, nulls, 21, "completed");
+	else
+		mg_put_cstring(values, nulls, 21, "not completed");
+	return true;
+}
+
+/*
+ * One lock-wait line into a row: rule lock_wait, action lock_timeout.
+ */
+static bool
+mg_lock_wait_row(char **f, int nf, MGVisibility *vis, Datum *values, bool *nulls)
+{
+	bool		visible;
+	int			i;
+
+	if (nf != MG_AUDIT_L_FIELDS)
+		return false;
+	visible = mg_entry_visible(vis, f[14], mg_audit_unescape(pstrdup(f[4])));
+	values[0] = Int64GetDatum((int64) strtou64(f[1], NULL, 10));
+	values[1] = TimestampTzGetDatum((TimestampTz) strtoi64(f[2], NULL, 10));
+	for (i = 3; i <= 7; i++)
+		mg_put_text(values, nulls, i - 1, f[i]);
+	values[7] = Int32GetDatum(atoi(f[8]));
+	mg_put_text(values, nulls, 8, f[9]);	/* command */
+	mg_put_text(values, nulls, 9, visible ? f[10] : NULL);	/* statement */
+	mg_put_cstring(values, nulls, 10, "lock_wait");
+	mg_put_cstring(values, nulls, 11, "lock_timeout");
+	mg_put_text(values, nulls, 12, visible ? f[13] : NULL);	/* who was in the way */
+	nulls[13] = true;			/* override_reason */
+	mg_put_text(values, nulls, 14, f[11]);	/* relation */
+	nulls[15] = nulls[16] = true;	/* not measured */
+	mg_put_text(values, nulls, 17, f[12]);	/* lock_mode */
+	nulls[18] = nulls[19] = nulls[20] = true;
+	mg_put_cstring(values, nulls, 21, "failed");
+	return true;
+}
+
+/*
+ * One write-failure line into a row: which entries were lost, and why.
+ */
+static bool
+mg_write_failure_row(char **f, int nf, Datum *values, bool *nulls)
+{
+	int			i;
+
+	if (nf != MG_AUDIT_W_FIELDS)
+		return false;
+	for (i = 0; i < MG_AUDIT_COLUMNS; i++)
+		nulls[i] = true;
+	values[0] = Int64GetDatum((int64) strtou64(f[1], NULL, 10));
+	nulls[0] = false;
+	values[1] = TimestampTzGetDatum((TimestampTz) strtoi64(f[2], NULL, 10));
+	nulls[1] = false;
+	mg_put_cstring(values, nulls, 10, "audit_write");
+	mg_put_cstring(values, nulls, 11, "write_failed");
+	mg_put_cstring(values, nulls, 12,
+				   psprintf("%s entries could not be written (sequence numbers %s to %s): %s",
+							f[5], f[3], f[4],
+							mg_audit_from_utf8(mg_audit_unescape(f[6]) ? f[6] : "")));
+	mg_put_cstring(values, nulls, 21, "lost");
+	return true;
 }
 
 /*
@@ -82,158 +252,136 @@ Datum
 migration_guard_audit_entries(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	char	   *data[2];
-	Size		len[2];
-	uint64	   *done = NULL;
-	int			ndone = 0;
-	int			maxdone = 64;
-	bool		see_all;
-	char	   *me;
+	MGVisibility vis;
+	MGDoneSet	done;
+	int			lockfd;
 	int			s;
 
 	mg_require_preloaded();
 	InitMaterializedSRF(fcinfo, 0);
 
-	see_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
-	me = GetUserNameFromId(GetUserId(), false);
+	memset(&vis, 0, sizeof(vis));
+	vis.see_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 
-	mg_audit_lock(false);
-	for (s = 0; s < 2; s++)
-		data[s] = mg_audit_read_file(mg_audit_segments[s], &len[s]);
-	mg_audit_unlock();
-
-	/* First pass: which statements completed. */
-	done = palloc(maxdone * sizeof(uint64));
+	lockfd = mg_audit_lock_file(false, true);
+	mg_collect_done(&done);
 	for (s = 0; s < 2; s++)
 	{
-		char	   *line = data[s];
+		MGAuditReader r;
+		char	   *line;
 
-		while (line && line < data[s] + len[s])
+		if (!mg_audit_reader_open(&r, mg_audit_segments[s], WARNING))
+			continue;
+		while ((line = mg_audit_reader_next(&r)) != NULL)
 		{
-			char	   *nl = strchr(line, '\n');
-
-			if (nl == NULL)
-				break;
-			if (line[0] == 'O' && line[1] == '\t')
-			{
-				if (ndone == maxdone)
-				{
-					maxdone *= 2;
-					done = repalloc(done, maxdone * sizeof(uint64));
-				}
-				done[ndone++] = strtou64(line + 2, NULL, 10);
-			}
-			line = nl + 1;
-		}
-	}
-	qsort(done, ndone, sizeof(uint64), mg_cmp_u64);
-
-	/* Second pass: the decisions. */
-	for (s = 0; s < 2; s++)
-	{
-		char	   *line = data[s];
-
-		while (line && line < data[s] + len[s])
-		{
-			char	   *nl = strchr(line, '\n');
-			char	   *f[MG_AUDIT_D_FIELDS];
+			char	   *f[MG_AUDIT_MAX_FIELDS];
 			Datum		values[MG_AUDIT_COLUMNS];
 			bool		nulls[MG_AUDIT_COLUMNS];
+			char		type;
 			uint64		seq;
-			int			i;
+			int			nf;
+			bool		ok;
 
-			if (nl == NULL)
-				break;			/* torn last line */
-			*nl = '\0';
-			if (line[0] != 'D' ||
-				mg_split(line, f, MG_AUDIT_D_FIELDS) != MG_AUDIT_D_FIELDS)
-			{
-				line = nl + 1;
-				continue;		/* not a decision, or damaged */
-			}
-			line = nl + 1;
-
+			if (!mg_audit_parse_seq(line, &type, &seq) || type == MG_AUDIT_REC_OUTCOME)
+				continue;
 			memset(nulls, 0, sizeof(nulls));
-			seq = strtou64(f[1], NULL, 10);
-			values[0] = Int64GetDatum((int64) seq);
-			values[1] = TimestampTzGetDatum((TimestampTz) strtoi64(f[2], NULL, 10));
-			for (i = 3; i <= 7; i++)	/* database ... client_addr */
-				values[i - 1] = mg_text_or_null(f[i], &nulls[i - 1]);
-			values[7] = Int32GetDatum(atoi(f[8]));	/* pid */
-			values[8] = mg_text_or_null(f[9], &nulls[8]);	/* command */
-			values[9] = mg_text_or_null(f[10], &nulls[9]);	/* statement */
-			if (!see_all && (nulls[2] || strcmp(TextDatumGetCString(values[2]), me) != 0))
-				nulls[9] = true;
-			for (i = 11; i <= 15; i++)	/* rule ... relation */
-				values[i - 1] = mg_text_or_null(f[i], &nulls[i - 1]);
-			values[15] = Float8GetDatum(strtod(f[16], NULL));
-			values[16] = Int64GetDatum(strtoi64(f[17], NULL, 10));
-			values[17] = mg_text_or_null(f[18], &nulls[17]);	/* lock_mode */
-			values[18] = Int32GetDatum(atoi(f[19]));
-			values[19] = Int64GetDatum(strtoi64(f[20], NULL, 10));
-			values[20] = mg_text_or_null(f[21], &nulls[20]);	/* mode */
-			if (strcmp(f[12], "rejected") == 0)
-				values[21] = CStringGetTextDatum("rejected");
-			else if (strcmp(f[12], "lock_timeout") == 0)
-				values[21] = CStringGetTextDatum("failed");
-			else if (bsearch(&seq, done, ndone, sizeof(uint64), mg_cmp_u64) != NULL)
-				values[21] = CStringGetTextDatum("completed");
+			nf = mg_audit_split(line, f, MG_AUDIT_MAX_FIELDS);
+			if (type == MG_AUDIT_REC_DECISION)
+				ok = mg_decision_row(f, nf, &done, &vis, values, nulls);
+			else if (type == MG_AUDIT_REC_LOCK_WAIT)
+				ok = mg_lock_wait_row(f, nf, &vis, values, nulls);
 			else
-				values[21] = CStringGetTextDatum("not completed");
-
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+				ok = mg_write_failure_row(f, nf, values, nulls);
+			if (ok)
+				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
+		mg_audit_reader_close(&r);
 	}
+	mg_audit_unlock_file(lockfd);
 	return (Datum) 0;
 }
 
 /*
- * migration_guard.audit_status(): how much is kept, and how much retention
- * dropped since the last reset.
+ * migration_guard.audit_status(): what is kept, what retention dropped
+ * since the last reset, what could not be written or was suppressed since
+ * the server started, and the damaged lines in the files.  Fills as many
+ * columns as the installed version of the function declares.
  */
 PG_FUNCTION_INFO_V1(migration_guard_audit_status);
 Datum
 migration_guard_audit_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[5];
-	bool		nulls[5] = {false, false, false, false, false};
-	uint64		first;
-	uint64		next;
+	Datum		values[10];
+	bool		nulls[10];
+	MGAuditCounters c;
+	uint64		first = 0;
 	uint64		base;
+	int64		entries = 0;
 	int64		bytes = 0;
+	int64		damaged = 0;
+	char	   *last_error;
+	int			lockfd;
 	int			s;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts > lengthof(values))
+		elog(ERROR, "unexpected number of columns of audit_status()");
 	mg_require_preloaded();
 
-	mg_audit_lock(false);
-	first = mg_audit_segment_seq(mg_audit_segments[0], false);
-	if (first == 0)
-		first = mg_audit_segment_seq(mg_audit_segments[1], false);
-	next = mg_audit_next_seq();
-	base = mg_audit_base_seq();
+	lockfd = mg_audit_lock_file(false, true);
+	mg_audit_counters(&c);
+	base = mg_audit_read_number(MG_AUDIT_BASE, WARNING);
+	base = Max(base, 1);
 	for (s = 0; s < 2; s++)
 	{
-		Size		len;
-		char	   *data = mg_audit_read_file(mg_audit_segments[s], &len);
+		MGAuditReader r;
+		char	   *line;
 
-		if (data)
+		if (!mg_audit_reader_open(&r, mg_audit_segments[s], WARNING))
+			continue;
+		while ((line = mg_audit_reader_next(&r)) != NULL)
 		{
-			bytes += len;
-			pfree(data);
+			char		type;
+			uint64		seq;
+
+			if (!mg_audit_parse_seq(line, &type, &seq) ||
+				!mg_audit_record_complete(line, type))
+				r.damaged++;
+			else if (type != MG_AUDIT_REC_OUTCOME)
+			{
+				entries++;
+				if (first == 0 || seq < first)
+					first = seq;
+			}
 		}
+		bytes += r.bytes;
+		damaged += r.damaged;
+		mg_audit_reader_close(&r);
 	}
-	mg_audit_unlock();
+	mg_audit_unlock_file(lockfd);
+	last_error = mg_audit_last_error();
 
 	if (first == 0)
-		first = next;			/* empty: nothing kept */
-	values[0] = Int64GetDatum((int64) (next - first));	/* entries kept */
-	values[1] = Int64GetDatum((int64) (first > base ? first - base : 0));	/* dropped */
-	values[2] = Int64GetDatum((int64) next);
+		first = c.next_seq;		/* empty: everything before is gone */
+	memset(nulls, 0, sizeof(nulls));
+	values[0] = Int64GetDatum(entries);
+	values[1] = Int64GetDatum((int64) (first > base ? first - base : 0));
+	values[2] = Int64GetDatum((int64) c.next_seq);
 	values[3] = Int64GetDatum(bytes);
 	values[4] = Int64GetDatum((int64) mg_audit_max_size_kb * 1024);
+	values[5] = Int64GetDatum(c.write_failures);
+	if (last_error)
+		values[6] = CStringGetTextDatum(mg_audit_from_utf8(last_error));
+	else
+		nulls[6] = true;
+	if (c.last_failure != 0)
+		values[7] = TimestampTzGetDatum(c.last_failure);
+	else
+		nulls[7] = true;
+	values[8] = Int64GetDatum(c.suppressed);
+	values[9] = Int64GetDatum(damaged);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -250,9 +398,7 @@ migration_guard_audit_reset(PG_FUNCTION_ARGS)
 				errmsg("permission denied to reset the migration_guard audit trail"),
 				errdetail("Only superusers may reset it."));
 	mg_require_preloaded();
-	mg_audit_lock(true);
-	mg_audit_reset_locked();
-	mg_audit_unlock();
+	mg_audit_reset_trail();
 	ereport(LOG,
 			errmsg("migration_guard audit trail reset by \"%s\"",
 				   GetUserNameFromId(GetUserId(), false)));

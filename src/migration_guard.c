@@ -156,7 +156,7 @@ mg_define_gucs(void)
 							"When half of it is filled, the older half is dropped and counted.",
 							&mg_audit_max_size_kb,
 							16 * 1024,
-							64, INT_MAX,
+							64, 1024 * 1024,
 							PGC_SIGHUP,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
@@ -200,6 +200,7 @@ mg_define_gucs(void)
 							 NULL, NULL, NULL);
 
 	mg_define_window_gucs();
+	mg_audit_define_gucs();
 
 	MarkGUCPrefixReserved("migration_guard");
 }

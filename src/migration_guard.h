@@ -160,24 +160,28 @@ extern void mg_push_lock_context(ErrorContextCallback *ctx,
 								 MGLockTargets *targets);
 extern LOCKMODE mg_parse_lock_mode(const char *name);
 
-/* mg_audit.c */
+/* Values of migration_guard.audit_on_failure */
+typedef enum MGAuditFailure
+{
+	MG_AUDIT_FAILURE_CONTINUE,
+	MG_AUDIT_FAILURE_REJECT
+} MGAuditFailure;
+
+/* mg_audit.c: the trail's internals are in mg_audit.h */
 extern int	mg_audit_level;
 extern int	mg_audit_max_size_kb;
 extern int	mg_audit_statement_max;
+extern int	mg_audit_rate_limit;
+extern int	mg_audit_on_failure;
 extern bool mg_log_decisions;
 extern char *mg_override_reason;
-extern const char *const mg_audit_segments[2];
+extern void mg_audit_define_gucs(void);
 extern void mg_audit_install_hooks(void);
 extern uint64 mg_audit_decision(const MGDecision *d);
+extern uint64 mg_audit_lock_wait(const char *command, const char *statement,
+								 const char *relation, LOCKMODE lockmode,
+								 const char *blockers);
 extern void mg_audit_outcome(uint64 seq);
-extern char *mg_audit_unescape(char *s);
-extern char *mg_audit_read_file(const char *path, Size *len);
-extern uint64 mg_audit_segment_seq(const char *path, bool last);
-extern uint64 mg_audit_base_seq(void);
-extern void mg_audit_lock(bool exclusive);
-extern void mg_audit_unlock(void);
-extern uint64 mg_audit_next_seq(void);
-extern void mg_audit_reset_locked(void);
 
 /* mg_sql.c */
 extern void mg_require_preloaded(void);
