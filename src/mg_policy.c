@@ -23,6 +23,7 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 
 #include "migration_guard.h"
@@ -173,9 +174,20 @@ mg_finding_message(const MGAnalysis *analysis, const MGFinding *f)
 char *
 mg_finding_hint(const MGFinding *f, bool enforced)
 {
+	const char *restore = "";
+
+	/*
+	 * The online recipes do not apply to a restore, which builds every
+	 * index of a freshly loaded table: say how a DBA restores instead.
+	 * pg_restore always identifies itself (fallback_application_name).
+	 */
+	if (enforced && application_name != NULL &&
+		strcmp(application_name, "pg_restore") == 0)
+		restore = "  To restore a dump, run pg_restore as a superuser with PGOPTIONS='-c migration_guard.mode=off' (audited), or restore with --single-transaction; see \"Dump and restore\" in the migration_guard README.";
 	if (enforced)
-		return psprintf("%s  Rule \"%s\" is enforced by \"migration_guard.mode\" and \"%s\".",
-						f->hint, mg_rule_name(f->rule), mg_rule_guc_name(f->rule));
+		return psprintf("%s  Rule \"%s\" is enforced by \"migration_guard.mode\" and \"%s\".%s",
+						f->hint, mg_rule_name(f->rule), mg_rule_guc_name(f->rule),
+						restore);
 	return pstrdup(f->hint);
 }
 
@@ -250,6 +262,7 @@ mg_decide(const MGAnalysis *analysis, const MGFinding *f, MGRelSize *size,
 {
 	bool		big;
 	int			action;
+	const char *tool;
 
 	if (f->relids != NIL)
 		mg_measure_list(f->relids, size);
@@ -267,7 +280,14 @@ mg_decide(const MGAnalysis *analysis, const MGFinding *f, MGRelSize *size,
 	d->bytes = size->bytes;
 	d->lockmode = f->lockmode;
 
-	if (big && action == MG_ACTION_ENFORCE && mg_in_maintenance_window())
+	if (big && action >= MG_ACTION_WARN &&
+		(tool = mg_tool_private_relation(f->relid)) != NULL)
+	{
+		/* A maintenance tool's private copy: nobody else uses it. */
+		d->action = MG_VERDICT_ALLOWED;
+		d->why = psprintf("private working copy of %s", tool);
+	}
+	else if (big && action == MG_ACTION_ENFORCE && mg_in_maintenance_window())
 	{
 		d->action = MG_VERDICT_WARNED;
 		d->why = "maintenance window";

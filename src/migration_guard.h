@@ -183,6 +183,9 @@ extern uint64 mg_audit_lock_wait(const char *command, const char *statement,
 								 const char *blockers);
 extern void mg_audit_outcome(uint64 seq);
 
+/* mg_exempt.c */
+extern const char *mg_tool_private_relation(Oid relid);
+
 /* mg_sql.c */
 extern void mg_require_preloaded(void);
 
