@@ -57,8 +57,10 @@ for entry in $PG_MATRIX; do
     major=${entry##*:}
     out=$(mktemp)
     echo "== PostgreSQL $major ($suite chroot) =="
-    if ! test/pgchroot.sh "$suite" "$major" >/dev/null && ! test/pgchroot.sh "$suite" "$major" >/dev/null; then
-        echo "could not prepare a $suite chroot with PostgreSQL $major"
+    # No blind retry: pgchroot.sh retries what can be transient (debootstrap each download,
+    # apt with Acquire::Retries) and prints the cause of anything else.
+    if ! test/pgchroot.sh "$suite" "$major" >/dev/null; then
+        echo "could not prepare a $suite chroot with PostgreSQL $major (cause above)"
         echo "MGRESULT $major 0 1" >"$out"
     else
         PGCHROOT_SRC="$PWD" PGCHROOT_PASSENV="MG_TEST_CFLAGS MG_KEEP_RESULTS" \
