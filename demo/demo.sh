@@ -52,8 +52,14 @@ if [ "$(id -u)" = 0 ]; then
 else
     run() { "$@"; }
 fi
-[ -x "$PG_CONFIG" ] || fail "$PG_CONFIG not found (set MG_DEMO_PG_CONFIG to a PostgreSQL's pg_config)"
-PGBIN=$("$PG_CONFIG" --bindir)
+if [ -x "$PG_CONFIG" ]; then
+    PGBIN=$("$PG_CONFIG" --bindir)
+elif [ "${MG_DEMO_NO_BUILD:-0}" = 1 ]; then
+    PGBIN=$(dirname "$PG_CONFIG")   # pg_config comes with the -dev package only
+else
+    fail "$PG_CONFIG not found (set MG_DEMO_PG_CONFIG to a PostgreSQL's pg_config)"
+fi
+[ -x "$PGBIN/initdb" ] || fail "$PGBIN/initdb not found: is PostgreSQL installed there?"
 
 # The private directory: owned by the server's user, mode 0700.  The server,
 # psql and the SQL files all live here, so nothing needs the checkout's path.

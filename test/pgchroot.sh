@@ -7,6 +7,7 @@
 #   test/pgchroot.sh --mirrors                   print the Debian and security mirrors it would use
 #
 # e.g. trixie 17, sid 18, sid 19 (19 from experimental, pinned to src:postgresql-19 only).
+# MAJOR 0: the base chroot only (user mgtest, no PostgreSQL), e.g. to install a package into.
 # Environment:
 #   PGCHROOT_DIR      where chroots live (default /var/cache/migration_guard/chroots); one per SUITE
 #   PGCHROOT_SRC      host directory shown as /src inside (default: current directory)
@@ -262,6 +263,7 @@ EOF
 }
 
 # ---- ensure the chroot (lock-free fast path when everything is there) --------------------
+[ "$MAJOR" != 0 ] || MAJOR_OK=$BASE_OK
 if [ ! -e "$BASE_OK" ] || [ ! -e "$MAJOR_OK" ]; then
     mkdir -p "$BASE"
     exec 9>"$BASE/.$SUITE.lock"
@@ -269,7 +271,8 @@ if [ ! -e "$BASE_OK" ] || [ ! -e "$MAJOR_OK" ]; then
     [ -e "$BASE_OK" ] || make_base
     [ -e "$MAJOR_OK" ] || add_major
     exec 9>&-                       # release: CMD must not inherit the lock
-    log "$SUITE with PostgreSQL $MAJOR ready after $(elapsed)"
+    if [ "$MAJOR" = 0 ]; then log "$SUITE base chroot ready after $(elapsed)"
+    else log "$SUITE with PostgreSQL $MAJOR ready after $(elapsed)"; fi
 fi
 
 if [ $# -eq 0 ]; then
