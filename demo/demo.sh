@@ -96,7 +96,7 @@ if ! run "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
         -o "-p $PORT -k $dir -c listen_addresses='' -c shared_preload_libraries=migration_guard" \
         start >/dev/null 2>&1; then
     cat "$dir/log" >&2 2>/dev/null || true
-    fail "the server did not start on port $PORT (server log above; MG_DEMO_PORT picks another port)"
+    fail "the server did not start (server log above)"
 fi
 psql() { run "$PGBIN/psql" -X -q -v ON_ERROR_STOP=0 -h "$dir" -p "$PORT" -d postgres "$@"; }
 [ "$(psql -At -c 'SHOW shared_preload_libraries')" = migration_guard ] ||

@@ -1,9 +1,9 @@
 #!/bin/bash
 # package-test.sh - test the Debian package, not the source tree: build
 # postgresql-15-migration-guard with packaging/build-deb.sh inside a Debian 12
-# (bookworm) chroot, install the .deb there with apt, start a server that
-# preloads the installed library, run the demo against it, and remove the
-# package again.
+# (bookworm) chroot, install the .deb with apt into a bare bookworm chroot,
+# start a server that preloads the installed library, run the demo against it,
+# and purge the package again.
 #
 #   test/package-test.sh            build the package in the chroot, then test it
 #   test/package-test.sh FILE.deb   test an already built package
@@ -15,7 +15,7 @@
 #                     which brings postgresql-15 as a dependency, and everything is
 #                     purged again at the end
 # The checkout is only read: a copy of it is shown as /src inside.  The last
-# line is "N passed, N failed".
+# lines are "MGRESULT package N N" and "N passed, N failed".
 #
 # Environment: MG_PKGTEST_PORT  port of the throwaway servers (default 54339;
 # they listen on a private Unix socket only).
@@ -111,7 +111,7 @@ if [ "${1:-}" = --in-chroot ]; then
 fi
 
 # ---- on the host ------------------------------------------------------------------------
-fail() { echo "package-test: ERROR: $*" >&2; echo "0 passed, 1 failed"; exit 1; }
+fail() { echo "package-test: ERROR: $*" >&2; echo "MGRESULT package 0 1"; echo "0 passed, 1 failed"; exit 1; }
 [ "$(id -u)" = 0 ] || fail "run as root (chroot, apt)"
 src=$(cd "$(dirname "$0")/.." && pwd)
 T0=$EPOCHREALTIME
@@ -164,5 +164,6 @@ else
     failed=$((failed + 1)); echo "not ok - the test in the chroot did not finish"
 fi
 echo "== package test done after $(elapsed) =="
+echo "MGRESULT package $passed $failed"   # the format of test/pg-installcheck.sh, for run-tests.sh
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -43,7 +43,9 @@ if [ "$native" = 1 ]; then
         done
         if [ -n "$need" ]; then
             echo "installing:$need"
-            apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need || exit 1
+            apt-get update -q || { echo "apt-get update failed (see above)"; exit 1; }
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need ||
+                { echo "could not install:$need (see above)"; exit 1; }
         fi
     fi
     out=$(mktemp)
