@@ -53,7 +53,9 @@ if [ "${1:-}" = --in-chroot ]; then
     if ! apt-get -q -y install postgresql-common >/tmp/apt.log 2>&1; then
         cat /tmp/apt.log; notok "apt-get install postgresql-common"; finish
     fi
-    echo 'create_main_cluster = false' >>/etc/postgresql-common/createcluster.conf
+    grep -q '^create_main_cluster = false' /etc/postgresql-common/createcluster.conf ||
+        echo 'create_main_cluster = false' >>/etc/postgresql-common/createcluster.conf
+    apt-mark auto postgresql-common >/dev/null   # so that the final autoremove takes it too
     if apt-get -q -y install "./$deb" >/tmp/apt.log 2>&1; then
         ok "apt-get install ./$deb (with its dependencies: $(grep -c '^Setting up' /tmp/apt.log) packages)"
     else
