@@ -4,12 +4,16 @@
 #
 #   test/pgchroot.sh SUITE MAJOR                 print the chroot path (creating it if needed)
 #   test/pgchroot.sh SUITE MAJOR -- CMD ARGS...  ...then run CMD in it, exit with CMD's status
+#   test/pgchroot.sh --mirrors                   print the Debian and security mirrors it would use
 #
 # e.g. trixie 17, sid 18, sid 19 (19 from experimental, pinned to src:postgresql-19 only).
+# MAJOR 0: the base chroot only (user mgtest, no PostgreSQL), e.g. to install a package into.
 # Environment:
 #   PGCHROOT_DIR      where chroots live (default /var/cache/migration_guard/chroots); one per SUITE
 #   PGCHROOT_SRC      host directory shown as /src inside (default: current directory)
 #   PGCHROOT_PASSENV  names of extra host variables to pass to CMD (space/comma separated)
+#   PGCHROOT_APT_DIR  where the host's apt sources are read (default /etc/apt), to find its mirror;
+#                     either format (sources.list, *.list, deb822 *.sources); none: deb.debian.org
 # CMD sees only PATH, LANG=C.UTF-8, PG_CONFIG, PGMAJOR and PGCHROOT_PASSENV's variables; it
 # runs as root in /src, in a private mount+PID namespace: when CMD exits, or this script gets
 # TERM/INT/HUP, everything inside (a postmaster included) is killed and no mount remains.
@@ -19,6 +23,9 @@ set -euo pipefail
 
 log() { echo "pgchroot: $*" >&2; }
 die() { echo "pgchroot: ERROR: $*" >&2; exit 1; }
+# Any command that fails unexpectedly under set -e says what it was, instead of a silent exit.
+set -E
+trap 'rc=$?; echo "pgchroot: ERROR: command failed (status $rc) at line $LINENO: $BASH_COMMAND" >&2; exit $rc' ERR
 CHROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin   # runuser is in /usr/sbin
 
 # ---- internal mode: runs as PID 1's child inside the new namespaces (see ns_run) ----------
@@ -39,15 +46,22 @@ if [ "${1:-}" = --inner ]; then
     exec chroot "$root" /usr/bin/env -i -C "$cd" "${envs[@]}" "$@"
 fi
 
-usage() { sed -n '2,17s/^# \{0,1\}//p' "$0" >&2; exit 2; }
-[ $# -ge 2 ] || usage
-SUITE=$1 MAJOR=$2; shift 2
-[[ $SUITE =~ ^[a-z]+$ && $MAJOR =~ ^[0-9]+$ ]] || usage
-if [ $# -gt 0 ]; then
-    if [ "$1" != -- ] || [ $# -lt 2 ]; then usage; fi
-    shift
+usage() { sed -n '2,20s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+APT_DIR=${PGCHROOT_APT_DIR:-/etc/apt}
+OS_RELEASE=${PGCHROOT_OS_RELEASE:-/etc/os-release}
+SHOW_MIRRORS=0
+if [ "${1:-}" = --mirrors ] && [ $# -eq 1 ]; then
+    SHOW_MIRRORS=1 SUITE=none MAJOR=0
+else
+    [ $# -ge 2 ] || usage
+    SUITE=$1 MAJOR=$2; shift 2
+    [[ $SUITE =~ ^[a-z]+$ && $MAJOR =~ ^[0-9]+$ ]] || usage
+    if [ $# -gt 0 ]; then
+        if [ "$1" != -- ] || [ $# -lt 2 ]; then usage; fi
+        shift
+    fi
+    [ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot, mounts)"
 fi
-[ "$(id -u)" = 0 ] || die "must run as root (debootstrap, chroot, mounts)"
 
 BASE=${PGCHROOT_DIR:-/var/cache/migration_guard/chroots}
 ROOT=$BASE/$SUITE
@@ -82,13 +96,80 @@ in_chroot() {
     ns_run "" /bin/sh -ec "$1"
 }
 
-# Host mirrors, read from the host's deb822 sources (fallback: deb.debian.org).
-host_uris() {
-    awk '/^URIs:/ { for (i = 2; i <= NF; i++) print $i }' \
-        /etc/apt/sources.list.d/*.sources 2>/dev/null || true
+# ---- mirrors: the host's own Debian mirror, from either apt sources format ---------------
+# Reads one-line sources ($APT_DIR/sources.list, sources.list.d/*.list) and deb822 ones
+# (sources.list.d/*.sources), skipping comments, deb-src, disabled stanzas and non-network
+# URIs such as cdrom:.  Prints "URI SUITE" for every deb entry.  Never fails: no file, or no
+# usable entry, simply prints nothing (the caller falls back to deb.debian.org).
+host_apt_entries() {
+    local f files=()
+    for f in "$APT_DIR/sources.list" "$APT_DIR"/sources.list.d/*.list "$APT_DIR"/sources.list.d/*.sources; do
+        [ -f "$f" ] && [ -r "$f" ] && files+=("$f")
+    done
+    [ ${#files[@]} -gt 0 ] || return 0
+    awk '
+        function flush(   i, j, nu, ns, u, s) {
+            if (types ~ /(^| )deb( |$)/ && enabled !~ /^(no|false|0)$/) {
+                nu = split(uris, u, " "); ns = split(suites, s, " ")
+                for (i = 1; i <= nu; i++) for (j = 1; j <= ns; j++) emit(u[i], s[j])
+            }
+            types = uris = suites = ""; enabled = "yes"
+        }
+        function emit(uri, suite) {
+            sub(/\/+$/, "", uri)
+            if (uri ~ /^(https?|ftp|file):\/\//) print uri, suite
+        }
+        FNR == 1 { flush(); deb822 = (FILENAME ~ /\.sources$/) }
+        { sub(/\r$/, "") }
+        /^[ \t]*#/ { next }
+        deb822 && /^[ \t]*$/ { flush(); next }
+        deb822 {
+            field = tolower($1); val = $0; sub(/^[^:]*:[ \t]*/, "", val)
+            if (field == "types:") types = val
+            else if (field == "uris:") uris = val
+            else if (field == "suites:") suites = val
+            else if (field == "enabled:") enabled = tolower(val)
+            next
+        }
+        $1 == "deb" {
+            line = $0; sub(/[ \t]*#.*/, "", line)
+            sub(/^[ \t]*deb[ \t]+/, "", line)
+            if (line ~ /^\[/) sub(/^\[[^]]*\][ \t]*/, "", line)   # [arch=... signed-by=...]
+            split(line, w, /[ \t]+/)
+            emit(w[1], w[2])
+        }
+        END { flush() }
+    ' "${files[@]}" 2>/dev/null || true
 }
-MIRROR=$(host_uris | grep -v security | head -n1); MIRROR=${MIRROR:-http://deb.debian.org/debian}
-SECMIRROR=$(host_uris | grep security | head -n1); SECMIRROR=${SECMIRROR:-${MIRROR%/debian}/debian-security}
+# The mirror that serves the host's own codename (so a third-party repository listed first,
+# e.g. apt.postgresql.org with suite bookworm-pgdg, is not taken for Debian's archive), else
+# any entry whose URI ends in /debian, else deb.debian.org.  Security: the host's
+# CODENAME-security entry, else debian-security next to the mirror.
+pick_mirrors() {
+    local codename entries
+    codename=$( (. "$OS_RELEASE" 2>/dev/null && echo "${VERSION_CODENAME:-}") || true)
+    entries=$(host_apt_entries)
+    MIRROR=$(awk -v c="$codename" '
+        c != "" && ($2 == c || $2 == c "-updates") && $1 !~ /security/ { print $1; exit }' <<<"$entries")
+    [ -n "$MIRROR" ] || MIRROR=$(awk '$1 ~ /\/debian$/ { print $1; exit }' <<<"$entries")
+    MIRROR=${MIRROR:-http://deb.debian.org/debian}
+    SECMIRROR=$(awk -v c="$codename" '
+        ($2 == c "-security" || $2 == c "/updates") { print $1; exit }' <<<"$entries")
+    [ -n "$SECMIRROR" ] || SECMIRROR=$(awk '$1 ~ /\/debian-security$/ { print $1; exit }' <<<"$entries")
+    if [ -z "$SECMIRROR" ]; then
+        case $MIRROR in
+            */debian) SECMIRROR=${MIRROR%/debian}/debian-security ;;
+            *) SECMIRROR=http://deb.debian.org/debian-security ;;
+        esac
+    fi
+}
+
+pick_mirrors
+if [ "$SHOW_MIRRORS" = 1 ]; then
+    echo "mirror $MIRROR"
+    echo "security $SECMIRROR"
+    exit 0
+fi
 
 # ---- base chroot: debootstrap + configuration --------------------------------------------
 make_base() {
@@ -98,22 +179,33 @@ make_base() {
         log "removing incomplete chroot $ROOT"
         rm -rf --one-file-system "$ROOT"
     fi
-    command -v debootstrap >/dev/null || {
-        log "installing debootstrap on the host"
-        apt-get install -y debootstrap >&2 || { apt-get update >&2 && apt-get install -y debootstrap >&2; }
-    }
+    if ! command -v debootstrap >/dev/null; then
+        log "installing debootstrap on the host (apt-get update first)"
+        apt-get -q -o Acquire::Retries=3 update >&2 ||
+            die "apt-get update failed on the host (see above), cannot install debootstrap"
+        DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Acquire::Retries=3 install debootstrap >&2 ||
+            die "could not install debootstrap on the host (see above)"
+    fi
     # Bookworm's debootstrap has no script for forky (or later testing suites): use sid's.
     local script=()
     [ -e "/usr/share/debootstrap/scripts/$SUITE" ] || script=(/usr/share/debootstrap/scripts/sid)
     log "debootstrap $SUITE from $MIRROR into $ROOT (takes ~30 s)"
     mkdir -p "$BASE"
-    debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" "${script[@]}" >&2 ||
-        die "debootstrap of $SUITE failed (needed for PostgreSQL $MAJOR)"
+    # debootstrap retries each failed download itself (up to 10 times), so a failure here is
+    # worth reporting, not retrying blindly.
+    if ! debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" "${script[@]}" >&2; then
+        if [ -f "$ROOT/debootstrap/debootstrap.log" ]; then
+            log "last lines of $ROOT/debootstrap/debootstrap.log:"
+            tail -n 15 "$ROOT/debootstrap/debootstrap.log" >&2
+        fi
+        die "debootstrap of $SUITE from $MIRROR failed (needed for PostgreSQL $MAJOR); see above"
+    fi
 
     # apt: Release files of testing/sid carry Valid-Until and the mirror may lag (gotcha 2);
     # no pty under chroot (gotcha 15); keep the chroot lean.
     cat >"$ROOT/etc/apt/apt.conf.d/99pgchroot" <<'EOF'
 Acquire::Check-Valid-Until "false";
+Acquire::Retries "3";
 Acquire::Languages "none";
 Dpkg::Use-Pty "false";
 APT::Install-Recommends "false";
@@ -171,6 +263,7 @@ EOF
 }
 
 # ---- ensure the chroot (lock-free fast path when everything is there) --------------------
+[ "$MAJOR" != 0 ] || MAJOR_OK=$BASE_OK
 if [ ! -e "$BASE_OK" ] || [ ! -e "$MAJOR_OK" ]; then
     mkdir -p "$BASE"
     exec 9>"$BASE/.$SUITE.lock"
@@ -178,7 +271,8 @@ if [ ! -e "$BASE_OK" ] || [ ! -e "$MAJOR_OK" ]; then
     [ -e "$BASE_OK" ] || make_base
     [ -e "$MAJOR_OK" ] || add_major
     exec 9>&-                       # release: CMD must not inherit the lock
-    log "$SUITE with PostgreSQL $MAJOR ready after $(elapsed)"
+    if [ "$MAJOR" = 0 ]; then log "$SUITE base chroot ready after $(elapsed)"
+    else log "$SUITE with PostgreSQL $MAJOR ready after $(elapsed)"; fi
 fi
 
 if [ $# -eq 0 ]; then

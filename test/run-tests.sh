@@ -43,7 +43,9 @@ if [ "$native" = 1 ]; then
         done
         if [ -n "$need" ]; then
             echo "installing:$need"
-            apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need || exit 1
+            apt-get update -q || { echo "apt-get update failed (see above)"; exit 1; }
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q $need ||
+                { echo "could not install:$need (see above)"; exit 1; }
         fi
     fi
     out=$(mktemp)
@@ -57,8 +59,10 @@ for entry in $PG_MATRIX; do
     major=${entry##*:}
     out=$(mktemp)
     echo "== PostgreSQL $major ($suite chroot) =="
-    if ! test/pgchroot.sh "$suite" "$major" >/dev/null && ! test/pgchroot.sh "$suite" "$major" >/dev/null; then
-        echo "could not prepare a $suite chroot with PostgreSQL $major"
+    # No blind retry: pgchroot.sh retries what can be transient (debootstrap each download,
+    # apt with Acquire::Retries) and prints the cause of anything else.
+    if ! test/pgchroot.sh "$suite" "$major" >/dev/null; then
+        echo "could not prepare a $suite chroot with PostgreSQL $major (cause above)"
         echo "MGRESULT $major 0 1" >"$out"
     else
         PGCHROOT_SRC="$PWD" PGCHROOT_PASSENV="MG_TEST_CFLAGS MG_KEEP_RESULTS" \
