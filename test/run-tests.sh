@@ -73,6 +73,16 @@ for entry in $PG_MATRIX; do
     rm -f "$out"
 done
 
+# The Debian package, built and installed on a fresh root (not this tree),
+# with the demo run against it.  MG_SKIP_PACKAGE=1 leaves it out.
+if [ -z "${MG_SKIP_PACKAGE:-}" ]; then
+    echo "== Debian package =="
+    out=$(mktemp)
+    test/package-test.sh 2>&1 | tee "$out"
+    tally "$out" package
+    rm -f "$out"
+fi
+
 [ -n "$failed_majors" ] && echo "failed on PostgreSQL:$failed_majors"
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" = 0 ]
