@@ -7,7 +7,8 @@
  * is the weaker of migration_guard.mode and the rule's own action, so a DBA
  * can enforce rewrites yet only warn on validation scans, and "off" anywhere
  * means off.  Every rejection uses ERRCODE_MG_UNSAFE_DDL; a warning carries
- * exactly the same message, detail and hint.
+ * the same message, detail and recipe (the hint of a rejection also names
+ * the settings that enforce the rule).
  *
  * Copyright (c) 2026, migration_guard developers
  *
