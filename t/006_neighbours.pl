@@ -15,6 +15,9 @@ my $libdir = `pg_config --pkglibdir`;
 chomp $libdir;
 my $have_repack = -x "$bindir/pg_repack" && -f "$libdir/pg_repack.so";
 my $have_pgaudit = -f "$libdir/pgaudit.so";
+my $sharedir = `pg_config --sharedir`;
+chomp $sharedir;
+my $have_partman = -f "$sharedir/extension/pg_partman.control";
 
 my $node = PostgreSQL::Test::Cluster->new('neighbours');
 $node->init;
@@ -113,6 +116,32 @@ $node->safe_psql('postgres', 'CREATE ROLE restorer LOGIN; ALTER DATABASE r4 OWNE
 	$node->command_fails_like([ 'pg_restore', '-U', 'restorer', '-h', $node->host, '-p', $node->port, '-d', 'r4', $dump ],
 		qr/permission denied to set parameter "migration_guard.mode"/,
 		'a non-superuser cannot take the restore path');
+}
+
+# pg_partman: routine maintenance passes in enforce mode; with a big default
+# partition it is rejected, and the error partman re-raises names the recipe.
+SKIP:
+{
+	skip 'pg_partman is not installed (Debian package postgresql-NN-partman)', 3 unless $have_partman;
+	$node->safe_psql('postgres', q{
+		CREATE SCHEMA partman;
+		CREATE EXTENSION pg_partman SCHEMA partman;
+		CREATE TABLE events (id bigint, created_at timestamptz NOT NULL, v text) PARTITION BY RANGE (created_at);
+		SELECT partman.create_parent('public.events', 'created_at', 'native', 'daily', p_premake := 3);
+		INSERT INTO events SELECT g, now() + (g % 3) * interval '1 day', 'x' FROM generate_series(1, 20000) g;
+		ANALYZE events;
+		UPDATE partman.part_config SET premake = 6 WHERE parent_table = 'public.events';
+	});
+	($ret, $out, $err) = $node->psql('postgres', 'SELECT partman.run_maintenance()');
+	is($ret, 0, 'routine partman maintenance passes in enforce mode');
+	$node->safe_psql('postgres', q{
+		INSERT INTO events_default SELECT g, now() + interval '60 days', 'x' FROM generate_series(1, 20000) g;
+		ANALYZE events_default;
+		UPDATE partman.part_config SET premake = 12 WHERE parent_table = 'public.events';
+	});
+	($ret, $out, $err) = $node->psql('postgres', 'SELECT partman.run_maintenance()');
+	like($err, qr/would scan table "public.events_default"/, 'a big default partition stops the attach');
+	like($err, qr/CHECK constraint that excludes the new partition/, 'the error partman re-raises carries the recipe');
 }
 
 # pg_stat_statements and pgaudit, preloaded before and after the guard.

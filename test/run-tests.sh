@@ -39,7 +39,7 @@ if [ "$native" = 1 ]; then
     if [ "$(id -u)" = 0 ]; then
         need=""
         for p in postgresql-15 postgresql-server-dev-15 build-essential libipc-run-perl \
-                 postgresql-15-repack postgresql-15-pgaudit; do
+                 postgresql-15-repack postgresql-15-pgaudit postgresql-15-partman; do
             dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need="$need $p"
         done
         if [ -n "$need" ]; then
