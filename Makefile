@@ -9,6 +9,7 @@ OBJS = \
 	src/mg_audit_sql.o \
 	src/mg_check.o \
 	src/mg_lock_timeout.o \
+	src/mg_permission.o \
 	src/mg_policy.o \
 	src/mg_rules_alter_table.o \
 	src/mg_rules_column.o \
@@ -32,7 +33,7 @@ PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
 # preloaded (see migration_guard.conf); test/run-tests.sh drives them.
 REGRESS = setup add_column alter_type constraints indexes partitions \
 	maintenance nested security guc size estimate lock_timeout audit check agree \
-	version_specific
+	privileges version_specific
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
 ISOLATION = lock_wait blocker_report
 ISOLATION_OPTS = --temp-instance=./tmp_isolation --temp-config=$(srcdir)/migration_guard.conf

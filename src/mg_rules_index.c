@@ -241,8 +241,10 @@ mg_rules_reindex(ReindexStmt *stmt, MGAnalysis *analysis)
 					if (!OidIsValid(nspoid))
 						return;
 				}
-				foreach(lc, mg_list_relations(nspoid,
-											  stmt->kind == REINDEX_OBJECT_SYSTEM))
+				/* Shared catalogs need more than the database's owner. */
+				foreach(lc, mg_maintainable_relations(mg_list_relations(nspoid,
+																		stmt->kind == REINDEX_OBJECT_SYSTEM),
+													  MG_MAINTAIN_IN_SCHEMA))
 					mg_add_finding(analysis, MG_RULE_BLOCKING_INDEX_BUILD,
 								   lfirst_oid(lc), false, NIL, ShareLock,
 								   pstrdup(reason), pstrdup(hint));
