@@ -41,6 +41,7 @@ ALTER TABLE t VALIDATE CONSTRAINT t_pos;
 ALTER TABLE t ALTER COLUMN v TYPE varchar(5);
 ALTER TABLE parted ATTACH PARTITION loose FOR VALUES FROM (1) TO (100000);
 REINDEX SCHEMA privileges;
+REINDEX DATABASE contrib_regression;
 -- A foreign key needs REFERENCES on the referenced table.
 ALTER TABLE child ADD FOREIGN KEY (id) REFERENCES t (id);
 -- Owner up to 16, MAINTAIN from 17: the texts differ, the SQLSTATE not.

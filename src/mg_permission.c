@@ -67,6 +67,7 @@
 #include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_database.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_tablespace.h"
 #include "catalog/pg_type.h"
@@ -77,6 +78,7 @@
 #include "parser/parse_type.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "migration_guard.h"
@@ -412,8 +414,8 @@ mg_reindex_permitted(ReindexStmt *stmt)
 }
 
 /*
- * CLUSTER (REPACK from 19) of one table; without one, the rule skips the
- * tables the role may not maintain.
+ * CLUSTER (REPACK from 19) of one table, and REFRESH MATERIALIZED VIEW;
+ * without a table, the rule skips the tables the role may not maintain.
  */
 static bool
 mg_copy_table_permitted(RangeVar *relation)
@@ -425,6 +427,57 @@ mg_copy_table_permitted(RangeVar *relation)
 	relid = mg_lookup(relation);
 	return OidIsValid(relid) && mg_may_maintain(relid, MG_MAINTAIN_TABLE);
 }
+
+#if !MG_HAVE_REPACK
+/*
+ * Does the table have a clustered index?  CLUSTER without USING needs one.
+ */
+static bool
+mg_has_clustered_index(Oid relid)
+{
+	Relation	rel = mg_open_relation(relid);
+	List	   *indexes;
+	ListCell   *lc;
+	bool		found = false;
+
+	if (rel == NULL)
+		return false;
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		HeapTuple	tp = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (!HeapTupleIsValid(tp))
+			continue;
+		found = ((Form_pg_index) GETSTRUCT(tp))->indisclustered;
+		ReleaseSysCache(tp);
+		if (found)
+			break;
+	}
+	list_free(indexes);
+	mg_close_relation(rel);
+	return found;
+}
+
+/*
+ * CLUSTER table [USING index]: also a missing index is PostgreSQL's error.
+ */
+static bool
+mg_cluster_permitted(ClusterStmt *stmt)
+{
+	Oid			relid;
+
+	if (!mg_copy_table_permitted(stmt->relation))
+		return false;
+	if (stmt->relation == NULL)
+		return true;
+	relid = mg_lookup(stmt->relation);
+	if (stmt->indexname != NULL)
+		return OidIsValid(get_relname_relid(stmt->indexname,
+											get_rel_namespace(relid)));
+	return mg_has_clustered_index(relid);
+}
+#endif
 
 /*
  * VACUUM: a relation that does not exist is an error; one the role may not
@@ -513,7 +566,7 @@ mg_statement_permitted(Node *stmt)
 										   NULL);
 #else
 		case T_ClusterStmt:
-			return mg_copy_table_permitted(((ClusterStmt *) stmt)->relation);
+			return mg_cluster_permitted((ClusterStmt *) stmt);
 #endif
 		case T_RefreshMatViewStmt:
 			return mg_copy_table_permitted(((RefreshMatViewStmt *) stmt)->relation);
