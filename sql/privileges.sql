@@ -25,6 +25,11 @@ CREATE TABLE parted (id int NOT NULL, v text, n numeric(10,2), vc varchar(10), t
 ALTER TABLE parted OWNER TO mg_outsider;
 SELECT mg_big('child');
 ALTER TABLE child OWNER TO mg_outsider;
+-- ... and a partitioned table whose big partition is the superuser's.
+CREATE TABLE vp (id int) PARTITION BY RANGE (id);
+CREATE TABLE vp_1 PARTITION OF vp FOR VALUES FROM (1) TO (100001);
+INSERT INTO vp SELECT generate_series(1, 20000);
+ALTER TABLE vp OWNER TO mg_outsider;
 -- mg_owner owns a big clustered table.
 SELECT mg_big('owned');
 CREATE INDEX CONCURRENTLY owned_id ON owned (id);
@@ -57,6 +62,7 @@ ALTER TABLE ALL IN TABLESPACE mg_priv_space SET TABLESPACE pg_default;
 SET client_min_messages = error;
 VACUUM FULL t;
 VACUUM (FULL) t, mv;
+VACUUM FULL vp;                 -- skips the partition
 CLUSTER;
 VACUUM FULL;
 RESET client_min_messages;
@@ -89,6 +95,13 @@ SECURITY DEFINER AS $$ BEGIN ALTER TABLE privileges.owned ADD COLUMN r float8 DE
 RESET ROLE;
 SET ROLE mg_outsider;
 SELECT owner_alters_owned();
+-- The database owner may vacuum every table that is not shared.
+RESET ROLE;
+ALTER DATABASE contrib_regression OWNER TO mg_owner;
+SET ROLE mg_owner;
+VACUUM FULL t;
+RESET ROLE;
+ALTER DATABASE contrib_regression OWNER TO CURRENT_USER;
 -- With REFERENCES, the foreign key's validation scan is judged.
 RESET ROLE;
 GRANT REFERENCES ON t TO mg_outsider;
