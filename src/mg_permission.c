@@ -39,6 +39,13 @@
  * - ALTER DOMAIN: ownership of the domain (checkDomainOwner); CREATE TABLE
  *   ... PARTITION OF: ownership of the parent (MergeAttributes) and CREATE
  *   on the new table's schema.
+ * - Missing objects: the relations named, the referenced table of a foreign
+ *   key, the partition to attach, the tablespace, the domain, and CLUSTER's
+ *   index (named, or the one previously clustered).
+ *
+ * Not reproduced: the ownership of inheritance children that some ALTER
+ * TABLE subcommands check as they recurse (others do not, so requiring it
+ * would let a role past the guard), and USAGE on a column's new type.
  *
  * Schema USAGE needs no check of its own: RangeVarGetRelidExtended() raises
  * PostgreSQL's error for a qualified name, and an unqualified one never
