@@ -95,6 +95,13 @@ SECURITY DEFINER AS $$ BEGIN ALTER TABLE privileges.owned ADD COLUMN r float8 DE
 RESET ROLE;
 SET ROLE mg_outsider;
 SELECT owner_alters_owned();
+-- An index needs CREATE on the table's schema, a move CREATE on the
+-- tablespace, even for the owner.
+RESET ROLE;
+REVOKE CREATE ON SCHEMA privileges FROM mg_owner;
+SET ROLE mg_owner;
+CREATE INDEX ON owned (v);
+ALTER TABLE owned SET TABLESPACE mg_priv_space;
 -- The database owner may vacuum every table that is not shared.
 RESET ROLE;
 ALTER DATABASE contrib_regression OWNER TO mg_owner;
