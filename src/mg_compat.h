@@ -127,6 +127,9 @@
  */
 #define MG_HAVE_MAINTAIN_PRIVILEGE MG_PG17_GTE
 
+/* REINDEX DATABASE leaves the system catalogs to REINDEX SYSTEM from 16. */
+#define MG_REINDEX_DATABASE_SKIPS_CATALOGS MG_PG16_GTE
+
 /* DomainHasConstraints gained a "has volatile" output argument in 19. */
 #if MG_PG19_GTE
 #define mg_domain_has_constraints(typid) DomainHasConstraints(typid, NULL)
