@@ -77,6 +77,15 @@ CREATE FUNCTION outsider_alters_t() RETURNS void LANGUAGE plpgsql
 SECURITY DEFINER AS $$ BEGIN ALTER TABLE privileges.t ADD COLUMN r float8 DEFAULT random(); END $$;
 ALTER FUNCTION outsider_alters_t() OWNER TO mg_outsider;
 SELECT outsider_alters_t();
+-- CREATE TABLE ... PARTITION OF needs the parent's ownership; IF NOT EXISTS
+-- of an existing table does nothing.
+CREATE TABLE loose_parted (id int) PARTITION BY RANGE (id);
+CREATE TABLE loose_parted_default PARTITION OF loose_parted DEFAULT;
+INSERT INTO loose_parted SELECT generate_series(1, 20000);
+SET ROLE mg_outsider;
+CREATE TABLE loose_1 PARTITION OF loose_parted FOR VALUES FROM (1) TO (10);
+RESET ROLE;
+CREATE TABLE IF NOT EXISTS loose_parted_default PARTITION OF loose_parted FOR VALUES FROM (1) TO (10);
 -- ALL IN TABLESPACE ... OWNED BY: only the role's relations would move.
 ALTER TABLE ALL IN TABLESPACE mg_priv_space OWNED BY mg_outsider SET TABLESPACE pg_default;
 SELECT count(*) AS audit_entries FROM migration_guard.audit;
@@ -118,6 +127,7 @@ RESET ROLE;
 -- A superuser may do anything, so it is judged everywhere.
 ALTER TABLE parted ATTACH PARTITION loose FOR VALUES FROM (1) TO (100000);
 ALTER TABLE ALL IN TABLESPACE mg_priv_space SET TABLESPACE pg_default;
+CREATE TABLE loose_1 PARTITION OF loose_parted FOR VALUES FROM (1) TO (10);
 SELECT action, command, relation FROM migration_guard.audit ORDER BY seq;
 
 DROP TABLE away;

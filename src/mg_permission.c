@@ -333,8 +333,9 @@ mg_alter_table_permitted(AlterTableStmt *stmt)
 					return false;
 			}
 		}
-		if (cmd->subtype == AT_AttachPartition && cmd->def != NULL &&
-			IsA(cmd->def, PartitionCmd))
+		/* ALTER INDEX ... ATTACH PARTITION does not check the index's owner. */
+		if (cmd->subtype == AT_AttachPartition && stmt->objtype == OBJECT_TABLE &&
+			cmd->def != NULL && IsA(cmd->def, PartitionCmd))
 		{
 			Oid			partoid = mg_lookup(((PartitionCmd *) cmd->def)->name);
 
@@ -529,7 +530,8 @@ mg_alter_domain_permitted(AlterDomainStmt *stmt)
 
 /*
  * CREATE TABLE ... PARTITION OF: ownership of the parent, CREATE on the
- * schema of the new table.
+ * schema of the new table.  (IF NOT EXISTS of an existing table is not
+ * refused, but it does nothing either.)
  */
 static bool
 mg_create_partition_permitted(CreateStmt *stmt)
@@ -545,7 +547,11 @@ mg_create_partition_permitted(CreateStmt *stmt)
 	if (!OidIsValid(parentoid) || !mg_may_alter(parentoid))
 		return false;
 	nspoid = RangeVarGetCreationNamespace(stmt->relation);
-	return mg_namespace_create_aclcheck(nspoid, GetUserId()) == ACLCHECK_OK;
+	if (mg_namespace_create_aclcheck(nspoid, GetUserId()) != ACLCHECK_OK)
+		return false;
+	/* IF NOT EXISTS on an existing relation does nothing. */
+	return !(stmt->if_not_exists &&
+			 OidIsValid(get_relname_relid(stmt->relation->relname, nspoid)));
 }
 
 /*

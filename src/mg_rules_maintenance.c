@@ -284,12 +284,13 @@ mg_rules_move_all(AlterTableMoveAllStmt *stmt, MGAnalysis *analysis)
 			isAnyTempNamespace(cls->relnamespace) ||
 			IsToastNamespace(cls->relnamespace))
 			continue;
-		if ((stmt->objtype == OBJECT_TABLE &&
-			 cls->relkind != RELKIND_RELATION &&
-			 cls->relkind != RELKIND_PARTITIONED_TABLE) ||
-			(stmt->objtype == OBJECT_INDEX &&
-			 cls->relkind != RELKIND_INDEX &&
-			 cls->relkind != RELKIND_PARTITIONED_INDEX) ||
+		/*
+		 * Partitioned tables and indexes have no blocks to copy; whether a
+		 * major moves them too does not matter for the decision below, as
+		 * only relations the role owns are then judged.
+		 */
+		if ((stmt->objtype == OBJECT_TABLE && cls->relkind != RELKIND_RELATION) ||
+			(stmt->objtype == OBJECT_INDEX && cls->relkind != RELKIND_INDEX) ||
 			(stmt->objtype == OBJECT_MATVIEW && cls->relkind != RELKIND_MATVIEW))
 			continue;
 		if (owners != NIL && !list_member_oid(owners, cls->relowner))
