@@ -11,6 +11,7 @@ OBJS = \
 	src/mg_check.o \
 	src/mg_exempt.o \
 	src/mg_lock_timeout.o \
+	src/mg_permission.o \
 	src/mg_policy.o \
 	src/mg_rules_alter_table.o \
 	src/mg_rules_column.o \
@@ -34,7 +35,7 @@ PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
 # preloaded (see migration_guard.conf); test/run-tests.sh drives them.
 REGRESS = setup add_column alter_type constraints indexes partitions \
 	maintenance nested security guc size estimate lock_timeout audit check agree \
-	version_specific
+	privileges version_specific
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
 ISOLATION = lock_wait blocker_report
 ISOLATION_OPTS = --temp-instance=./tmp_isolation --temp-config=$(srcdir)/migration_guard.conf

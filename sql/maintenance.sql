@@ -62,3 +62,21 @@ CREATE INDEX ON t (v);     -- index builds are only seen by the analysis
 ROLLBACK;
 RESET migration_guard.static_analysis;
 DROP TABLESPACE IF EXISTS mg_space_unused;
+
+-- VACUUM FULL and CLUSTER copy an inheritance parent alone, but a
+-- partitioned table stands for its partitions.
+CREATE TABLE inh_parent (id int);
+CREATE TABLE inh_child () INHERITS (inh_parent);
+INSERT INTO inh_child SELECT generate_series(1, 20000);
+CREATE INDEX inh_parent_id ON inh_parent (id);
+VACUUM FULL inh_parent;
+CLUSTER inh_parent USING inh_parent_id;
+CREATE TABLE vparted (id int) PARTITION BY RANGE (id);
+CREATE TABLE vparted_1 PARTITION OF vparted FOR VALUES FROM (1) TO (100001);
+CREATE INDEX vparted_id ON vparted (id);
+INSERT INTO vparted SELECT generate_series(1, 20000);
+VACUUM FULL vparted;
+CLUSTER vparted USING vparted_id;
+-- A missing index is PostgreSQL's error.
+CLUSTER vparted USING no_such_index;
+CLUSTER vparted;

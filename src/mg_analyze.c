@@ -40,6 +40,9 @@ mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid, bool recurse,
 	MGFinding  *f;
 	ListCell   *lc;
 
+	if (!OidIsValid(relid))
+		return;					/* gone, or never there: nothing to judge */
+
 	foreach(lc, analysis->findings)
 	{
 		f = (MGFinding *) lfirst(lc);
@@ -135,10 +138,18 @@ mg_statement_is_analysable(Node *stmt)
 /*
  * Find what a statement would do to big relations.  Findings are appended to
  * analysis->findings; nothing is judged here.
+ *
+ * A statement that PostgreSQL would refuse to the current role (privileges,
+ * ownership, a missing object) has no findings: PostgreSQL's own error then
+ * comes first, and nothing about a relation the role cannot touch is
+ * measured, reported or audited (mg_permission.c).
  */
 void
 mg_analyze_statement(Node *stmt, MGAnalysis *analysis)
 {
+	if (!mg_statement_permitted(stmt))
+		return;
+
 	switch (nodeTag(stmt))
 	{
 		case T_AlterTableStmt:

@@ -113,6 +113,22 @@
 #define mg_namespace_create_aclcheck(nspid, roleid) \
 	pg_namespace_aclcheck(nspid, roleid, ACL_CREATE)
 #endif
+#if MG_PG16_GTE
+#define mg_tablespace_create_aclcheck(spcid, roleid) \
+	object_aclcheck(TableSpaceRelationId, spcid, roleid, ACL_CREATE)
+#else
+#define mg_tablespace_create_aclcheck(spcid, roleid) \
+	pg_tablespace_aclcheck(spcid, roleid, ACL_CREATE)
+#endif
+
+/*
+ * The MAINTAIN privilege and pg_maintain (17+) replaced ownership as what
+ * VACUUM, CLUSTER, REINDEX and REFRESH MATERIALIZED VIEW check.
+ */
+#define MG_HAVE_MAINTAIN_PRIVILEGE MG_PG17_GTE
+
+/* REINDEX DATABASE leaves the system catalogs to REINDEX SYSTEM from 16. */
+#define MG_REINDEX_DATABASE_SKIPS_CATALOGS MG_PG16_GTE
 
 /* DomainHasConstraints gained a "has volatile" output argument in 19. */
 #if MG_PG19_GTE

@@ -21,6 +21,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "catalog/catalog.h"
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -233,6 +234,7 @@ mg_rules_reindex(ReindexStmt *stmt, MGAnalysis *analysis)
 		default:
 			{
 				Oid			nspoid = InvalidOid;
+				List	   *relids;
 				ListCell   *lc;
 
 				if (stmt->kind == REINDEX_OBJECT_SCHEMA)
@@ -241,11 +243,19 @@ mg_rules_reindex(ReindexStmt *stmt, MGAnalysis *analysis)
 					if (!OidIsValid(nspoid))
 						return;
 				}
-				foreach(lc, mg_list_relations(nspoid,
-											  stmt->kind == REINDEX_OBJECT_SYSTEM))
+				relids = mg_list_relations(nspoid, stmt->kind == REINDEX_OBJECT_SYSTEM);
+				/* Shared catalogs need more than the database's owner. */
+				relids = mg_maintainable_relations(relids, MG_MAINTAIN_IN_SCHEMA);
+				foreach(lc, relids)
+				{
+					if (MG_REINDEX_DATABASE_SKIPS_CATALOGS &&
+						stmt->kind == REINDEX_OBJECT_DATABASE &&
+						IsCatalogRelationOid(lfirst_oid(lc)))
+						continue;
 					mg_add_finding(analysis, MG_RULE_BLOCKING_INDEX_BUILD,
 								   lfirst_oid(lc), false, NIL, ShareLock,
 								   pstrdup(reason), pstrdup(hint));
+				}
 			}
 			break;
 	}

@@ -26,7 +26,9 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_inherits.h"
 #include "commands/tablespace.h"
+#include "commands/user.h"
 #include "miscadmin.h"
 #include "utils/lsyscache.h"
 
@@ -76,7 +78,39 @@ mg_list_relations(Oid nspoid, bool catalogs_only)
 }
 
 /*
- * VACUUM FULL.  Without a table list it processes every table.
+ * The relations a VACUUM FULL, CLUSTER or REPACK of relid copies for the
+ * current role: a partitioned table stands for its partitions, less those
+ * the role may not process, which PostgreSQL skips (vacuum_rel(),
+ * get_tables_to_cluster_partitioned()); an inheritance parent only for
+ * itself.  NIL means relid alone.
+ */
+static List *
+mg_copied_partitions(Oid relid)
+{
+	if (get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		return NIL;
+	return mg_maintainable_relations(find_all_inheritors(relid, NoLock, NULL),
+									 MG_MAINTAIN_VACUUM);
+}
+
+/*
+ * A full copy of one table (VACUUM FULL, CLUSTER, REPACK), unless a
+ * partitioned table has no partition the role may process.
+ */
+static void
+mg_add_copy_finding(MGAnalysis *analysis, Oid relid, char *reason, char *hint)
+{
+	List	   *parts = mg_copied_partitions(relid);
+
+	if (parts == NIL && get_rel_relkind(relid) == RELKIND_PARTITIONED_TABLE)
+		return;
+	mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, relid, false, parts,
+				   AccessExclusiveLock, reason, hint);
+}
+
+/*
+ * VACUUM FULL.  Without a table list it processes every table.  Either way
+ * a table the role may not vacuum is skipped, by PostgreSQL with a WARNING.
  */
 void
 mg_rules_vacuum(VacuumStmt *stmt, MGAnalysis *analysis)
@@ -101,11 +135,10 @@ mg_rules_vacuum(VacuumStmt *stmt, MGAnalysis *analysis)
 			relids = lappend_oid(relids, relid);
 	}
 
-	foreach(lc, relids)
-		mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, lfirst_oid(lc), true,
-					   NIL, AccessExclusiveLock,
-					   pstrdup("VACUUM FULL writes a new copy of the table and rebuilds its indexes."),
-					   pstrdup(MG_VACUUM_FULL_HINT));
+	foreach(lc, mg_maintainable_relations(relids, MG_MAINTAIN_VACUUM))
+		mg_add_copy_finding(analysis, lfirst_oid(lc),
+							pstrdup("VACUUM FULL writes a new copy of the table and rebuilds its indexes."),
+							pstrdup(MG_VACUUM_FULL_HINT));
 }
 
 /*
@@ -160,9 +193,12 @@ mg_rules_copy_tables(RangeVar *relation, bool clustered_only,
 	else
 		relids = mg_list_relations(InvalidOid, false);
 
+	/* Without a table, PostgreSQL skips those the role may not maintain. */
+	if (relation == NULL)
+		relids = mg_maintainable_relations(relids, MG_MAINTAIN_TABLE);
+
 	foreach(lc, relids)
-		mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, lfirst_oid(lc), true,
-					   NIL, AccessExclusiveLock,
+		mg_add_copy_finding(analysis, lfirst_oid(lc),
 					   psprintf("%s writes a new copy of the table and rebuilds its indexes.",
 								analysis->command),
 					   pstrdup(MG_HAVE_REPACK ?
@@ -209,7 +245,9 @@ mg_rules_refresh_matview(RefreshMatViewStmt *stmt, MGAnalysis *analysis)
 /*
  * ALTER TABLE | INDEX | MATERIALIZED VIEW ALL IN TABLESPACE ... SET
  * TABLESPACE: the relations of this database that would move (the same
- * filter as AlterTableMoveAll()).
+ * filter as AlterTableMoveAll(), OWNED BY included).  PostgreSQL fails the
+ * whole statement on a relation the role does not own, before it moves
+ * anything: then there is nothing to judge.
  */
 void
 mg_rules_move_all(AlterTableMoveAllStmt *stmt, MGAnalysis *analysis)
@@ -220,10 +258,14 @@ mg_rules_move_all(AlterTableMoveAllStmt *stmt, MGAnalysis *analysis)
 	TableScanDesc scan;
 	HeapTuple	tup;
 	List	   *relids = NIL;
+	List	   *owners = NIL;
+	bool		denied = false;
 	ListCell   *lc;
 
 	if (!OidIsValid(orig) || !OidIsValid(dest))
 		return;
+	if (stmt->roles != NIL)
+		owners = roleSpecsToIds(stmt->roles);
 	if (orig == MyDatabaseTableSpace)
 		orig = InvalidOid;
 	if (dest == MyDatabaseTableSpace)
@@ -242,14 +284,25 @@ mg_rules_move_all(AlterTableMoveAllStmt *stmt, MGAnalysis *analysis)
 			isAnyTempNamespace(cls->relnamespace) ||
 			IsToastNamespace(cls->relnamespace))
 			continue;
+		/*
+		 * Partitioned tables and indexes have no blocks to copy; whether a
+		 * major moves them too does not matter for the decision below, as
+		 * only relations the role owns are then judged.
+		 */
 		if ((stmt->objtype == OBJECT_TABLE && cls->relkind != RELKIND_RELATION) ||
 			(stmt->objtype == OBJECT_INDEX && cls->relkind != RELKIND_INDEX) ||
 			(stmt->objtype == OBJECT_MATVIEW && cls->relkind != RELKIND_MATVIEW))
 			continue;
+		if (owners != NIL && !list_member_oid(owners, cls->relowner))
+			continue;
+		if (!mg_owns_relation(cls->oid))
+			denied = true;
 		relids = lappend_oid(relids, cls->oid);
 	}
 	table_endscan(scan);
 	table_close(classrel, AccessShareLock);
+	if (denied)
+		return;					/* PostgreSQL raises "must be owner" */
 	list_sort(relids, list_oid_cmp);
 
 	foreach(lc, relids)

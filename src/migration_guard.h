@@ -231,6 +231,19 @@ extern void mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid,
 extern Relation mg_open_relation(Oid relid);
 extern void mg_close_relation(Relation rel);
 
+/* mg_permission.c: what the role may run, as PostgreSQL checks it */
+typedef enum MGMaintenance
+{
+	MG_MAINTAIN_TABLE,			/* CLUSTER, REINDEX TABLE, REFRESH: MAINTAIN */
+	MG_MAINTAIN_VACUUM,			/* VACUUM: MAINTAIN, or database owner */
+	MG_MAINTAIN_IN_SCHEMA		/* a table of REINDEX SCHEMA/DATABASE/SYSTEM */
+} MGMaintenance;
+
+extern bool mg_statement_permitted(Node *stmt);
+extern bool mg_owns_relation(Oid relid);
+extern bool mg_may_maintain(Oid relid, MGMaintenance kind);
+extern List *mg_maintainable_relations(List *relids, MGMaintenance kind);
+
 /* mg_rules_alter_table.c */
 extern void mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis);
 
