@@ -32,6 +32,7 @@ ALTER TABLE huge ADD COLUMN note text;
 ALTER TABLE huge ALTER COLUMN note SET DEFAULT 'n/a';
 CREATE UNIQUE INDEX CONCURRENTLY huge_id ON huge (id);
 ALTER TABLE huge ADD CONSTRAINT huge_pkey PRIMARY KEY USING INDEX huge_id;
+CLUSTER huge USING huge_pkey;   -- the index exists now: a rewrite, rejected
 ALTER TABLE huge ADD CONSTRAINT pos CHECK (id > 0) NOT VALID;
 ALTER TABLE huge VALIDATE CONSTRAINT pos;
 ALTER TABLE huge ADD CONSTRAINT payload_nn CHECK (payload IS NOT NULL) NOT VALID;
