@@ -23,7 +23,7 @@ OBJS = \
 
 EXTENSION = migration_guard
 EXTVERSION = $(shell grep default_version $(EXTENSION).control | sed -e "s/default_version[[:space:]]*=[[:space:]]*'\([^']*\)'/\1/")
-DATA = migration_guard--1.0.sql
+DATA = migration_guard--1.0.sql migration_guard--1.0--1.1.sql
 PGFILEDESC = "migration_guard - reject long-lock DDL on big tables"
 
 PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
@@ -32,6 +32,7 @@ PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
 # preloaded (see migration_guard.conf); test/run-tests.sh drives them.
 REGRESS = setup add_column alter_type constraints indexes partitions \
 	maintenance nested security guc size estimate lock_timeout audit check agree \
+	extension_objects strict_input oldextversions \
 	version_specific
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
 ISOLATION = lock_wait blocker_report

@@ -181,6 +181,7 @@ extern void mg_audit_reset_locked(void);
 
 /* mg_sql.c */
 extern void mg_require_preloaded(void);
+extern char *mg_quote_arg(const char *s, int max_bytes);
 
 /* mg_window.c */
 extern char *mg_maintenance_window;
