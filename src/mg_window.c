@@ -123,14 +123,20 @@ mg_parse_time(const char **p)
 	return h * 60 + m;
 }
 
+/* What is wrong with a list of days */
+typedef enum MGDaysProblem
+{
+	MG_DAYS_EMPTY_ITEM,			/* "mon,", ",mon", "mon,,tue" */
+	MG_DAYS_UNRECOGNIZED,		/* "monday", "*,mon", "mon-" */
+	MG_DAYS_SAME_DAY_RANGE		/* "mon-mon": one day or the whole week? */
+} MGDaysProblem;
+
 /*
  * Parse the days part ("*", "sat,sun", "mon-fri", "fri-mon") into a bit
- * mask.  Returns 0, with *problem set, if malformed: an empty item (as in
- * "mon,"), "*" in a list, an unrecognized day, or a range from a day to
- * itself.
+ * mask.  Returns 0, with *problem set, if malformed.
  */
 static int
-mg_parse_days(const char *s, int len, const char **problem)
+mg_parse_days(const char *s, int len, MGDaysProblem *problem)
 {
 	int			mask = 0;
 	const char *end = s + len;
@@ -147,7 +153,7 @@ mg_parse_days(const char *s, int len, const char **problem)
 
 		if (item_end == s)
 		{
-			*problem = "empty";
+			*problem = MG_DAYS_EMPTY_ITEM;
 			return 0;
 		}
 		if (dash)
@@ -159,12 +165,12 @@ mg_parse_days(const char *s, int len, const char **problem)
 			from = to = mg_day_number(s, item_end - s);
 		if (from < 0 || to < 0)
 		{
-			*problem = "day";
+			*problem = MG_DAYS_UNRECOGNIZED;
 			return 0;
 		}
 		if (dash && from == to)
 		{
-			*problem = "range";
+			*problem = MG_DAYS_SAME_DAY_RANGE;
 			return 0;
 		}
 		for (;;)
@@ -192,7 +198,7 @@ mg_parse_window(const char *s, int len, MGWindow *w)
 	const char *end = s + len;
 	const char *p = s;
 	const char *days = s;
-	const char *problem = NULL;
+	MGDaysProblem problem = MG_DAYS_UNRECOGNIZED;
 	int			daylen;
 
 	while (p < end && !mg_is_space(*p))
@@ -210,10 +216,10 @@ mg_parse_window(const char *s, int len, MGWindow *w)
 	w->days = mg_parse_days(days, daylen, &problem);
 	if (w->days == 0)
 	{
-		if (strcmp(problem, "empty") == 0)
+		if (problem == MG_DAYS_EMPTY_ITEM)
 			GUC_check_errdetail("Window \"%s\" has an empty item in its list of days.  " MG_WINDOW_GRAMMAR,
 								mg_quote_arg(pnstrdup(s, len), MG_WINDOW_QUOTE_MAX));
-		else if (strcmp(problem, "range") == 0)
+		else if (problem == MG_DAYS_SAME_DAY_RANGE)
 			GUC_check_errdetail("Window \"%s\" has a range of days that starts and ends on the same day.  " MG_WINDOW_GRAMMAR,
 								mg_quote_arg(pnstrdup(s, len), MG_WINDOW_QUOTE_MAX));
 		else
