@@ -453,32 +453,75 @@ mg_push_lock_context(ErrorContextCallback *ctx, MGLockTargets *targets)
 }
 
 /*
- * Parse a lock mode name: as pg_locks spells it ("AccessExclusiveLock") or
- * as LOCK TABLE does ("ACCESS EXCLUSIVE"), in any case.
+ * Parse a lock mode name, in any case: as pg_locks spells it
+ * ("AccessExclusiveLock") or as LOCK TABLE does ("ACCESS EXCLUSIVE", its
+ * key words separated by whitespace).  Nothing else: no underscores, no
+ * surrounding whitespace, no words run together, no "LOCK" after the
+ * LOCK TABLE words.  An error quotes at most 64 bytes of the name.
  */
 LOCKMODE
 mg_parse_lock_mode(const char *name)
 {
-	char	   *norm = palloc(strlen(name) + 5);
-	char	   *p = norm;
-	const char *s;
+	/* LOCK TABLE's words for the modes 1 .. MaxLockMode, in lower case */
+	static const char *const lock_table_names[] = {
+		NULL, "access share", "row share", "row exclusive",
+		"share update exclusive", "share", "share row exclusive",
+		"exclusive", "access exclusive"
+	};
+	const char *space = " \t\n\r\f";	/* whitespace as SQL sees it */
+	size_t		len = strlen(name);
 	LOCKMODE	m;
 
-	for (s = name; *s; s++)
-		if (*s != ' ' && *s != '_')
-			*p++ = pg_ascii_tolower((unsigned char) *s);
-	*p = '\0';
-	if (p - norm < 4 || strcmp(p - 4, "lock") != 0)
-		strcat(norm, "lock");
+	StaticAssertStmt(lengthof(lock_table_names) == MaxLockMode + 1,
+					 "a LOCK TABLE name for each lock mode");
 
-	for (m = 1; m <= MaxLockMode; m++)
+	/* The longest valid name is 22 bytes; do not scan a huge one. */
+	if (len <= 64)
 	{
-		if (pg_strcasecmp(norm, GetLockmodeName(DEFAULT_LOCKMETHOD, m)) == 0)
-			return m;
+		char		words[65];
+		char	   *w = words;
+		const char *s = name;
+		bool		stray_space = false;
+
+		for (m = 1; m <= MaxLockMode; m++)
+		{
+			if (pg_strcasecmp(name, GetLockmodeName(DEFAULT_LOCKMETHOD, m)) == 0)
+				return m;
+		}
+
+		/*
+		 * Words in lower case, each run of whitespace made one space;
+		 * whitespace before the first word or after the last is wrong.
+		 */
+		while (*s)
+		{
+			if (strchr(space, *s) != NULL)
+			{
+				while (*s != '\0' && strchr(space, *s) != NULL)
+					s++;
+				if (w == words || *s == '\0')
+				{
+					stray_space = true;
+					break;
+				}
+				*w++ = ' ';
+			}
+			else
+				*w++ = pg_ascii_tolower((unsigned char) *s++);
+		}
+		*w = '\0';
+		if (!stray_space)
+		{
+			for (m = 1; m <= MaxLockMode; m++)
+			{
+				if (strcmp(words, lock_table_names[m]) == 0)
+					return m;
+			}
+		}
 	}
 	ereport(ERROR,
 			errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			errmsg("unrecognized lock mode: \"%s\"", name),
+			errmsg("unrecognized lock mode: \"%s\"", mg_quote_arg(name, 64)),
 			errhint("Use a mode as pg_locks spells it, such as \"AccessExclusiveLock\" or \"ShareLock\"."));
 	return NoLock;				/* keep compiler quiet */
 }

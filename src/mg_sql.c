@@ -7,6 +7,12 @@
  * hooks only exist in that case, and reporting sizes or settings from a
  * library that guards nothing would mislead.
  *
+ * Input is strict: a NULL argument is an error rather than an empty answer
+ * (the functions are CALLED ON NULL INPUT from version 1.1 so that they can
+ * say so), and a bad value is an error that quotes at most 64 bytes of it.
+ * None of them resolves a name: relations arrive as OIDs, so the caller's
+ * search_path does not matter (and the SQL declarations pin it anyway).
+ *
  * Copyright (c) 2026, migration_guard developers
  *
  * IDENTIFICATION
@@ -21,6 +27,7 @@
 #include "funcapi.h"
 #include "utils/builtins.h"
 #include "storage/lock.h"
+#include "mb/pg_wchar.h"
 #include "utils/lsyscache.h"
 
 #include "migration_guard.h"
@@ -38,6 +45,37 @@ mg_require_preloaded(void)
 				errmsg("migration_guard must be loaded via \"shared_preload_libraries\""),
 				errdetail("Without it, no statement is guarded."),
 				errhint("Add migration_guard to \"shared_preload_libraries\" and restart the server."));
+}
+
+/*
+ * A user-supplied value for an error message: at most max_bytes of it, cut
+ * at a character boundary, with "..." when cut.  A value may be megabytes
+ * long; the error need not repeat it.
+ */
+char *
+mg_quote_arg(const char *s, int max_bytes)
+{
+	size_t		len = strlen(s);
+	int			cut;
+
+	if (len <= (size_t) max_bytes)
+		return pstrdup(s);
+	cut = pg_mbcliplen(s, (int) Min(len, (size_t) max_bytes + MAX_MULTIBYTE_CHAR_LEN),
+					   max_bytes);
+	return psprintf("%.*s...", cut, s);
+}
+
+/*
+ * Error for a NULL argument.  Functions declared STRICT (1.0) are never
+ * called with one, so this only fires under the 1.1 declarations.
+ */
+static void
+mg_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				errmsg("argument \"%s\" must not be null", argname));
 }
 
 /*
@@ -63,14 +101,18 @@ PG_FUNCTION_INFO_V1(migration_guard_estimate);
 Datum
 migration_guard_estimate(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	bool		recurse = PG_GETARG_BOOL(1);
+	Oid			relid;
+	bool		recurse;
 	TupleDesc	tupdesc;
 	Datum		values[4];
 	bool		nulls[4] = {false, false, false, false};
 	MGRelSize	size;
 
 	mg_require_preloaded();
+	mg_require_arg(fcinfo, 0, "rel");
+	mg_require_arg(fcinfo, 1, "recurse");
+	relid = PG_GETARG_OID(0);
+	recurse = PG_GETARG_BOOL(1);
 	if (get_rel_name(relid) == NULL)
 		ereport(ERROR,
 				errcode(ERRCODE_UNDEFINED_TABLE),
@@ -100,6 +142,8 @@ migration_guard_lock_modes_conflict(PG_FUNCTION_ARGS)
 	LOCKMODE	requested;
 
 	mg_require_preloaded();
+	mg_require_arg(fcinfo, 0, "held");
+	mg_require_arg(fcinfo, 1, "requested");
 	held = mg_parse_lock_mode(text_to_cstring(PG_GETARG_TEXT_PP(0)));
 	requested = mg_parse_lock_mode(text_to_cstring(PG_GETARG_TEXT_PP(1)));
 	PG_RETURN_BOOL(DoLockModesConflict(held, requested));

@@ -7,7 +7,10 @@
  * migration_guard.maintenance_window lists windows separated by ";", each
  * "<days> <HH:MM>-<HH:MM>", days being "*", a day name (mon ... sun), a
  * range ("mon-fri") or a comma-separated list of those.  A window whose end
- * is not after its start runs past midnight into the next day.  Times are in
+ * is before its start ("22:00-02:00") runs past midnight into the next day;
+ * 24:00 is only an end, and a window cannot end when it starts (is that no
+ * time or a whole day?).  The parser is strict, like PostgreSQL's own
+ * settings: anything but this grammar is an error.  Times are in
  * migration_guard.maintenance_window_timezone.  Both are PGC_SIGHUP: the
  * window is cluster policy, set in postgresql.conf.
  *
@@ -60,6 +63,30 @@ static pg_tz *mg_window_tz = NULL;
 
 static const char *const mg_day_names[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 
+/*
+ * The grammar, appended to every error detail so that the fix is at hand.
+ * A compile-time constant, so that each detail stays one whole sentence
+ * pair for translators.
+ */
+#define MG_WINDOW_GRAMMAR \
+	"Each window is \"<days> <HH:MM>-<HH:MM>\", windows separated by \";\", " \
+	"with <days> \"*\", mon ... sun, a range such as \"mon-fri\", or a " \
+	"comma-separated list of those without spaces."
+
+/* Longest piece of the value quoted in an error detail, in bytes */
+#define MG_WINDOW_QUOTE_MAX 64
+
+/* Whitespace as the SQL scanner sees it (scanner_isspace()) */
+static bool
+mg_is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f';
+}
+
+/*
+ * Day number (0 = Sunday) of a three-letter day name, in any case; -1 if
+ * the text is not one.
+ */
 static int
 mg_day_number(const char *s, int len)
 {
@@ -72,40 +99,51 @@ mg_day_number(const char *s, int len)
 }
 
 /*
- * Parse "HH:MM" at *p into minutes; advances *p.  -1 if malformed.
+ * Parse "HH:MM" (exactly two digits each) at *p into minutes after
+ * midnight; advances *p.  -1 if malformed or out of range.  24:00 is
+ * accepted here (only as an end; the caller checks).
  */
 static int
 mg_parse_time(const char **p)
 {
-	int			h = 0,
-				m = 0,
-				digits = 0;
+	const char *s = *p;
+	int			h,
+				m;
 
-	while (isdigit((unsigned char) **p) && digits < 2)
-		h = h * 10 + (*(*p)++ - '0'), digits++;
-	if (digits == 0 || **p != ':')
+	if (!isdigit((unsigned char) s[0]) || !isdigit((unsigned char) s[1]) ||
+		s[2] != ':' ||
+		!isdigit((unsigned char) s[3]) || !isdigit((unsigned char) s[4]) ||
+		isdigit((unsigned char) s[5]))
 		return -1;
-	(*p)++;
-	digits = 0;
-	while (isdigit((unsigned char) **p) && digits < 2)
-		m = m * 10 + (*(*p)++ - '0'), digits++;
-	if (digits != 2 || h > 24 || m > 59 || (h == 24 && m != 0))
+	h = (s[0] - '0') * 10 + (s[1] - '0');
+	m = (s[3] - '0') * 10 + (s[4] - '0');
+	if (h > 24 || m > 59 || (h == 24 && m != 0))
 		return -1;
+	*p = s + 5;
 	return h * 60 + m;
 }
 
+/* What is wrong with a list of days */
+typedef enum MGDaysProblem
+{
+	MG_DAYS_EMPTY_ITEM,			/* "mon,", ",mon", "mon,,tue" */
+	MG_DAYS_UNRECOGNIZED,		/* "monday", "*,mon", "mon-" */
+	MG_DAYS_SAME_DAY_RANGE		/* "mon-mon": one day or the whole week? */
+} MGDaysProblem;
+
 /*
- * Parse the days part ("*", "sat,sun", "mon-fri") into a bit mask.
+ * Parse the days part ("*", "sat,sun", "mon-fri", "fri-mon") into a bit
+ * mask.  Returns 0, with *problem set, if malformed.
  */
 static int
-mg_parse_days(const char *s, int len)
+mg_parse_days(const char *s, int len, MGDaysProblem *problem)
 {
 	int			mask = 0;
 	const char *end = s + len;
 
 	if (len == 1 && *s == '*')
 		return 0x7f;
-	while (s < end)
+	for (;;)
 	{
 		const char *comma = memchr(s, ',', end - s);
 		const char *item_end = comma ? comma : end;
@@ -113,6 +151,11 @@ mg_parse_days(const char *s, int len)
 		int			from,
 					to;
 
+		if (item_end == s)
+		{
+			*problem = MG_DAYS_EMPTY_ITEM;
+			return 0;
+		}
 		if (dash)
 		{
 			from = mg_day_number(s, dash - s);
@@ -121,7 +164,15 @@ mg_parse_days(const char *s, int len)
 		else
 			from = to = mg_day_number(s, item_end - s);
 		if (from < 0 || to < 0)
-			return -1;
+		{
+			*problem = MG_DAYS_UNRECOGNIZED;
+			return 0;
+		}
+		if (dash && from == to)
+		{
+			*problem = MG_DAYS_SAME_DAY_RANGE;
+			return 0;
+		}
 		for (;;)
 		{
 			mask |= 1 << from;
@@ -129,13 +180,97 @@ mg_parse_days(const char *s, int len)
 				break;
 			from = (from + 1) % 7;
 		}
-		s = comma ? comma + 1 : end;
+		if (!comma)
+			break;
+		s = comma + 1;
 	}
 	return mask;
 }
 
 /*
+ * Parse one window, "<days> <HH:MM>-<HH:MM>" with nothing around it (the
+ * caller strips the whitespace next to the ";").  Returns false, with the
+ * error detail set, if malformed.
+ */
+static bool
+mg_parse_window(const char *s, int len, MGWindow *w)
+{
+	const char *end = s + len;
+	const char *p = s;
+	const char *days = s;
+	MGDaysProblem problem = MG_DAYS_UNRECOGNIZED;
+	int			daylen;
+
+	while (p < end && !mg_is_space(*p))
+		p++;
+	daylen = p - days;
+	while (p < end && mg_is_space(*p))
+		p++;
+	if (p == end)
+	{
+		GUC_check_errdetail("Window \"%s\" does not have both days and times.  " MG_WINDOW_GRAMMAR,
+							mg_quote_arg(pnstrdup(s, len), MG_WINDOW_QUOTE_MAX));
+		return false;
+	}
+
+	w->days = mg_parse_days(days, daylen, &problem);
+	if (w->days == 0)
+	{
+		if (problem == MG_DAYS_EMPTY_ITEM)
+			GUC_check_errdetail("Window \"%s\" has an empty item in its list of days.  " MG_WINDOW_GRAMMAR,
+								mg_quote_arg(pnstrdup(s, len), MG_WINDOW_QUOTE_MAX));
+		else if (problem == MG_DAYS_SAME_DAY_RANGE)
+			GUC_check_errdetail("Window \"%s\" has a range of days that starts and ends on the same day.  " MG_WINDOW_GRAMMAR,
+								mg_quote_arg(pnstrdup(s, len), MG_WINDOW_QUOTE_MAX));
+		else
+			GUC_check_errdetail("Window \"%s\" has an unrecognized day.  " MG_WINDOW_GRAMMAR,
+								mg_quote_arg(pnstrdup(s, len), MG_WINDOW_QUOTE_MAX));
+		return false;
+	}
+
+	/* The time parser reads at most 6 bytes: the value is NUL-terminated. */
+	w->start = mg_parse_time(&p);
+	if (w->start >= 0 && p < end && *p == '-')
+	{
+		p++;
+		w->end = mg_parse_time(&p);
+	}
+	else
+		w->end = -1;
+	if (w->start < 0 || w->end < 0)
+	{
+		GUC_check_errdetail("Window \"%s\" does not have times of the form \"<HH:MM>-<HH:MM>\", with hours from 00 to 24 and minutes from 00 to 59.  " MG_WINDOW_GRAMMAR,
+							mg_quote_arg(pnstrdup(s, len), MG_WINDOW_QUOTE_MAX));
+		return false;
+	}
+	if (p != end)
+	{
+		GUC_check_errdetail("Window \"%s\" has more after its times.  " MG_WINDOW_GRAMMAR,
+							mg_quote_arg(pnstrdup(s, len), MG_WINDOW_QUOTE_MAX));
+		return false;
+	}
+	if (w->start == 24 * 60)
+	{
+		GUC_check_errdetail("Window \"%s\" starts at 24:00, which is the next day's 00:00.  " MG_WINDOW_GRAMMAR,
+							mg_quote_arg(pnstrdup(s, len), MG_WINDOW_QUOTE_MAX));
+		return false;
+	}
+	if (w->start == w->end)
+	{
+		GUC_check_errdetail("Window \"%s\" ends when it starts; \"00:00-24:00\" is a whole day.  " MG_WINDOW_GRAMMAR,
+							mg_quote_arg(pnstrdup(s, len), MG_WINDOW_QUOTE_MAX));
+		return false;
+	}
+	return true;
+}
+
+/*
  * Check hook: parse the whole value, explaining what is wrong.
+ *
+ * As with PostgreSQL's own list settings (SplitIdentifierString()), an
+ * empty or all-whitespace value is an empty list, whitespace around the
+ * separators is ignored, and an empty item (";;", a leading or trailing
+ * ";") is an error rather than silently skipped.
  */
 static bool
 mg_check_window(char **newval, void **extra, GucSource source)
@@ -148,47 +283,47 @@ mg_check_window(char **newval, void **extra, GucSource source)
 		return false;
 	list->n = 0;
 
-	while (*p)
+	while (mg_is_space(*p))
+		p++;
+	if (*p == '\0')
 	{
-		const char *days;
-		int			start,
-					end,
-					mask;
+		*extra = list;
+		return true;
+	}
 
-		while (isspace((unsigned char) *p) || *p == ';')
-			p++;
-		if (!*p)
-			break;
+	for (;;)
+	{
+		const char *item = p;
+		const char *item_end;
+		const char *next;
+
+		next = strchr(p, ';');
+		item_end = next ? next : p + strlen(p);
+		while (item_end > item && mg_is_space(item_end[-1]))
+			item_end--;
+		if (item_end == item)
+		{
+			GUC_check_errdetail("The list of windows has an empty item.  " MG_WINDOW_GRAMMAR);
+			mg_guc_free(list);
+			return false;
+		}
 		if (list->n >= MG_MAX_WINDOWS)
 		{
 			GUC_check_errdetail("At most %d windows can be given.", MG_MAX_WINDOWS);
 			mg_guc_free(list);
 			return false;
 		}
-		days = p;
-		while (*p && !isspace((unsigned char) *p))
-			p++;
-		mask = mg_parse_days(days, p - days);
-		while (isspace((unsigned char) *p))
-			p++;
-		start = mg_parse_time(&p);
-		if (*p == '-')
-			p++;
-		else
-			start = -1;
-		end = start < 0 ? -1 : mg_parse_time(&p);
-		while (isspace((unsigned char) *p))
-			p++;
-		if (mask <= 0 || start < 0 || end < 0 || (*p && *p != ';'))
+		if (!mg_parse_window(item, item_end - item, &list->w[list->n]))
 		{
-			GUC_check_errdetail("Each window is \"<days> <HH:MM>-<HH:MM>\", separated by \";\"; days are \"*\", mon ... sun, a range such as \"mon-fri\", or a comma-separated list.");
 			mg_guc_free(list);
 			return false;
 		}
-		list->w[list->n].days = mask;
-		list->w[list->n].start = start;
-		list->w[list->n].end = end;
 		list->n++;
+		if (next == NULL)
+			break;
+		p = next + 1;
+		while (mg_is_space(*p))
+			p++;
 	}
 	*extra = list;
 	return true;
@@ -200,23 +335,48 @@ mg_assign_window(const char *newval, void *extra)
 	mg_windows = (MGWindowList *) extra;
 }
 
+/*
+ * Check hook of the time zone: accept exactly the names and POSIX
+ * specifications that pg_tzset() loads and that PostgreSQL accepts for its
+ * own time zone settings (check_timezone()): not a zone with leap seconds,
+ * such as "right/UTC", whose clock does not match PostgreSQL's timestamps.
+ * The zone found is passed to the assign hook, which does not look it up
+ * again.
+ */
 static bool
 mg_check_window_timezone(char **newval, void **extra, GucSource source)
 {
-	if (*newval == NULL || **newval == '\0')
-		return true;
-	if (pg_tzset(*newval) == NULL)
+	pg_tz	   *tz = NULL;
+	pg_tz	  **result;
+
+	if (*newval != NULL && **newval != '\0')
 	{
-		GUC_check_errdetail("Time zone \"%s\" is not recognized.", *newval);
-		return false;
+		tz = pg_tzset(*newval);
+		if (tz == NULL)
+		{
+			GUC_check_errdetail("Time zone \"%s\" is not recognized.",
+								mg_quote_arg(*newval, MG_WINDOW_QUOTE_MAX));
+			return false;
+		}
+		if (!pg_tz_acceptable(tz))
+		{
+			GUC_check_errdetail("Time zone \"%s\" appears to use leap seconds, which PostgreSQL does not support.",
+								mg_quote_arg(*newval, MG_WINDOW_QUOTE_MAX));
+			return false;
+		}
 	}
+	result = (pg_tz **) mg_guc_malloc(sizeof(pg_tz *));
+	if (result == NULL)
+		return false;
+	*result = tz;				/* pg_tzset() caches zones for good */
+	*extra = result;
 	return true;
 }
 
 static void
 mg_assign_window_timezone(const char *newval, void *extra)
 {
-	mg_window_tz = (newval && *newval) ? pg_tzset(newval) : NULL;
+	mg_window_tz = extra ? *(pg_tz **) extra : NULL;
 }
 
 void

@@ -24,6 +24,7 @@
 #include <limits.h>
 
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
 
@@ -70,6 +71,58 @@ static const struct config_enum_entry mg_action_options[] = {
 };
 
 void		_PG_init(void);
+
+/*
+ * Longest migration_guard.override_reason kept, in bytes.  Any role may set
+ * it and it is copied into every audit entry of the session, so it needs a
+ * bound; 1 kB holds a ticket number and a sentence or two.
+ */
+#define MG_OVERRIDE_REASON_MAX 1024
+
+/*
+ * Check hook of migration_guard.override_reason: cut a longer value to
+ * MG_OVERRIDE_REASON_MAX bytes at a character boundary.
+ *
+ * Cutting rather than rejecting: the reason only annotates the audit, so a
+ * long one must not fail the migration that sets it, and a rejection would
+ * make PostgreSQL repeat the whole value in its "invalid value for
+ * parameter" error (and in the server log).  SHOW shows what is kept.
+ */
+static bool
+mg_check_override_reason(char **newval, void **extra, GucSource source)
+{
+	size_t		len;
+	int			cut;
+	char	   *kept;
+
+	if (*newval == NULL)
+		return true;
+	len = strlen(*newval);
+	if (len <= MG_OVERRIDE_REASON_MAX)
+		return true;
+
+	if (GetDatabaseEncoding() == PG_SQL_ASCII)
+	{
+		/*
+		 * Encoding unknown (the postmaster, or a SQL_ASCII database): do not
+		 * split what looks like a UTF-8 sequence.
+		 */
+		cut = MG_OVERRIDE_REASON_MAX;
+		while (cut > 0 && ((unsigned char) (*newval)[cut] & 0xC0) == 0x80)
+			cut--;
+	}
+	else
+		cut = pg_mbcliplen(*newval, (int) len, MG_OVERRIDE_REASON_MAX);
+
+	kept = (char *) mg_guc_malloc(cut + 1);
+	if (kept == NULL)
+		return false;
+	memcpy(kept, *newval, cut);
+	kept[cut] = '\0';
+	mg_guc_free(*newval);
+	*newval = kept;
+	return true;
+}
 
 /*
  * Define the GUCs.  Policy is PGC_SUSET throughout: see the file header.
@@ -182,12 +235,13 @@ mg_define_gucs(void)
 
 	DefineCustomStringVariable("migration_guard.override_reason",
 							   "Sets the reason recorded in the audit trail for an override.",
-							   "Any role may set it; it only annotates the audit entries.",
+							   "Any role may set it; it only annotates the audit entries.  "
+							   "Longer values are cut to 1024 bytes.",
 							   &mg_override_reason,
 							   "",
 							   PGC_USERSET,
 							   0,
-							   NULL, NULL, NULL);
+							   mg_check_override_reason, NULL, NULL);
 
 	DefineCustomBoolVariable("migration_guard.static_analysis",
 							 "Analyses statements before they run (testing only).",

@@ -188,6 +188,7 @@ extern const char *mg_tool_private_relation(Oid relid);
 
 /* mg_sql.c */
 extern void mg_require_preloaded(void);
+extern char *mg_quote_arg(const char *s, int max_bytes);
 
 /* mg_window.c */
 extern char *mg_maintenance_window;
