@@ -267,7 +267,36 @@ $node->psql('postgres', qq{ALTER TABLE "new\nline ""q""" ADD COLUMN r float8 DEF
 like(slurp_file($node->logfile), qr/MIGRATION_GUARD: action=rejected rule=table_rewrite relation="public\.new\\nline \\"q\\""/,
 	'a newline and quotes in a table name are escaped in the log line');
 
-# 12. audit_max_size is bounded.
+# 12. SIGKILL while sessions are writing: the postmaster restarts every
+#     session; whatever was half written is damage, never a duplicate or a
+#     reused number.
+{
+	my $script = $node->basedir . '/reject_loop.sql';
+	open(my $sfh, '>', $script) or die;
+	print $sfh q{DO $$ BEGIN ALTER TABLE big ADD COLUMN r float8 DEFAULT random(); EXCEPTION WHEN SQLSTATE 'MG001' THEN NULL; END $$;}, "\n";
+	close $sfh;
+	my $max_before = max_seq();
+	my ($bout, $berr) = ('', '');
+	my $bench = IPC::Run::start(
+		[ 'pgbench', '-n', '-c', '6', '-j', '6', '-T', '20', '-f', $script,
+		  '-h', $node->host, '-p', $node->port, 'postgres' ],
+		'>', \$bout, '2>', \$berr);
+	$node->poll_query_until('postgres', qq{SELECT max(seq) > $max_before + 50 FROM migration_guard.audit})
+	  or die 'no entries from the writers';
+	my $victim = $node->safe_psql('postgres',
+		q{SELECT pid FROM pg_stat_activity WHERE query LIKE 'DO $$ BEGIN ALTER TABLE big%' AND pid <> pg_backend_pid() LIMIT 1});
+	die 'no writer to kill' unless $victim =~ /^\d+$/;
+	kill 'KILL', $victim;
+	$bench->finish;
+	$node->poll_query_until('postgres', 'SELECT true') or die 'server did not come back';
+	is($node->safe_psql('postgres', 'SELECT count(*) = count(DISTINCT seq) FROM migration_guard.audit'), 't',
+		'no sequence number appears twice after a SIGKILL among writers');
+	my $max_crash = max_seq();
+	reject_once();
+	ok(max_seq() > $max_crash, 'numbering continues above every number issued before the crash');
+}
+
+# 13. audit_max_size is bounded.
 my ($rr, $oo, $ee) = $node->psql('postgres', q{ALTER SYSTEM SET migration_guard.audit_max_size = '2GB'});
 like($ee, qr/outside the valid range/, 'audit_max_size above 1 GB is refused');
 
