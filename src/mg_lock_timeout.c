@@ -479,7 +479,8 @@ mg_client_safe_text(const char *s)
 	int			client = pg_get_client_encoding();
 	Oid			proc = InvalidOid;
 	StringInfoData buf;
-	const char *p;
+	const char *p = s;
+	const char *end = s + strlen(s);
 
 	/* Sent as is: the same rule as pg_server_to_client(). */
 	if (client == server || client == PG_SQL_ASCII)
@@ -489,9 +490,9 @@ mg_client_safe_text(const char *s)
 		proc = FindDefaultConversionProc(server, client);
 
 	initStringInfo(&buf);
-	for (p = s; *p; p += pg_mblen(p))
+	while (p < end)
 	{
-		int			len = pg_mblen(p);
+		int			len = Min(pg_mblen(p), end - p);
 		unsigned char out[MAX_CONVERSION_GROWTH * MAX_MULTIBYTE_CHAR_LEN + 1];
 
 		if (!IS_HIGHBIT_SET(*p))
@@ -503,6 +504,7 @@ mg_client_safe_text(const char *s)
 			appendBinaryStringInfo(&buf, p, len);
 		else
 			appendStringInfoChar(&buf, '?');
+		p += len;
 	}
 	return buf.data;
 }
@@ -560,9 +562,9 @@ mg_remember_report(const char *report)
  * the report added to its DETAIL (after an existing one) and the guard's
  * HINT if the error has none; the caller re-throws it with ReThrowError().
  * Message, SQLSTATE and every other field stay as PostgreSQL made them.
- * Returns NULL, having touched nothing, for every other error (query
- * cancel, statement timeout, deadlock, ...), and for an error that already
- * carries the report; the caller then re-throws the error in flight.
+ * Returns NULL, leaving the error in flight as it is, for every other
+ * error (query cancel, statement timeout, deadlock, ...) and for an error
+ * that already carries the report; the caller then re-throws that error.
  *
  * Why the collection is safe here, and not in an error context callback:
  * an ERROR was raised, but the transaction is still in progress (it is
@@ -585,6 +587,10 @@ mg_report_lock_failure(const MGLockTargets *targets, MemoryContext cxt)
 	char	   *volatile detail = NULL;
 	char	   *volatile hint = NULL;
 
+	/*
+	 * geterrcode() only reads the top of the error stack, which in PG_CATCH
+	 * is the error in flight: other errors pass without an allocation.
+	 */
 	if (targets->n == 0 || geterrcode() != ERRCODE_LOCK_NOT_AVAILABLE)
 		return NULL;
 
