@@ -2,9 +2,10 @@
 # in the middle of a multibyte character, or holding a character that the
 # client encoding cannot represent, it made sending the error fail, and a
 # migration tool got 22021 or 22P05 instead of the 55P03 it retries on.
-# Here the cut position (byte 57) falls inside a character, in a UTF8 and
-# in a LATIN1 database, for UTF8 and LATIN1 clients: the DDL session gets
-# 55P03 with the DETAIL, cut at a character boundary.
+# Here the cut position (byte 57) falls inside a character, in a UTF8, a
+# LATIN1 and a SQL_ASCII database, for UTF8 and LATIN1 clients: the DDL
+# session gets 55P03 with the DETAIL, cut at a character boundary, and
+# what the client encoding cannot represent shown as "?".
 use strict;
 use warnings;
 use Encode ();
@@ -19,7 +20,7 @@ $node->append_conf('postgresql.conf', "shared_preload_libraries = 'migration_gua
 $node->start;
 $node->safe_psql('postgres', 'CREATE EXTENSION migration_guard');
 
-for my $enc ('UTF8', 'LATIN1')
+for my $enc ('UTF8', 'LATIN1', 'SQL_ASCII')
 {
 	my $db = lc($enc) . '_db';
 	$node->safe_psql('postgres',
@@ -131,6 +132,15 @@ check_case('LATIN1 database, LATIN1 client',
 check_case('LATIN1 database, UTF8 client',
 	'latin1_db', 'UTF8', "/* $e_acute{UTF8}" . ('a' x 52) . $e_acute{UTF8});
 stop_blocker('latin1_db', $h);
+
+# SQL_ASCII database: bytes, not characters, so the cut may split a UTF8
+# sequence; a UTF8 client validates what it gets, so every non-ASCII byte
+# is shown as "?".
+$comment = "$cjk_ri$pad50$e_acute{UTF8}";
+$h = start_blocker('sql_ascii_db', 'UTF8', $comment);
+check_case('SQL_ASCII database, UTF8 client',
+	'sql_ascii_db', 'UTF8', "/* ???$pad50?");
+stop_blocker('sql_ascii_db', $h);
 
 # The audit keeps the report as the server has it, in the database's
 # encoding: U+65E5 and é, no "?".
