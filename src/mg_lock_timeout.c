@@ -42,6 +42,8 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_conversion.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_authid.h"
 #include "commands/tablecmds.h"
 #include "lib/stringinfo.h"
@@ -485,9 +487,13 @@ mg_client_safe_text(const char *s)
 	/* Sent as is: the same rule as pg_server_to_client(). */
 	if (client == server || client == PG_SQL_ASCII)
 		return pstrdup(s);
-	/* From SQL_ASCII there is no conversion, only validation: keep ASCII. */
+	/*
+	 * From SQL_ASCII there is no conversion, only validation: keep ASCII.
+	 * The built-in conversion is looked up in pg_catalog only, so that no
+	 * conversion function found through the search_path runs here.
+	 */
 	if (server != PG_SQL_ASCII)
-		proc = FindDefaultConversionProc(server, client);
+		proc = FindDefaultConversion(PG_CATALOG_NAMESPACE, server, client);
 
 	initStringInfo(&buf);
 	while (p < end)
