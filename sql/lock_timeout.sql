@@ -65,6 +65,58 @@ SET migration_guard.lock_timeout = '100ms';
 SELECT action, rule, command, statement, relation, lock_mode, outcome,
        reason LIKE '%a prepared transaction holds AccessShareLock%' AS names_blocker
   FROM migration_guard.audit WHERE rule = 'lock_wait' ORDER BY seq DESC LIMIT 2;
+-- The report is added where the error is caught, once: a DO block running
+-- the statement shows it once, and so does an ALTER TABLE whose event
+-- trigger's LOCK TABLE timed out (both statements have lock targets).
+SELECT count(*) AS lock_waits FROM migration_guard.audit WHERE rule = 'lock_wait' \gset
+DO $$ BEGIN ALTER TABLE t ADD COLUMN c int; END $$;
+\echo :LAST_ERROR_SQLSTATE
+CREATE FUNCTION lock_first() RETURNS event_trigger LANGUAGE plpgsql AS
+$$ BEGIN LOCK TABLE lock_timeout.t IN ACCESS EXCLUSIVE MODE; END $$;
+CREATE EVENT TRIGGER lock_first ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+  EXECUTE FUNCTION lock_first();
+ALTER TABLE t ADD COLUMN c int;
+DROP EVENT TRIGGER lock_first;
+-- One entry each, the second from the LOCK TABLE that waited.
+SELECT command, statement, relation FROM migration_guard.audit
+ WHERE rule = 'lock_wait' ORDER BY seq OFFSET :lock_waits;
+-- An error of the statement keeps its own DETAIL (the report follows it)
+-- and HINT; a WARNING with SQLSTATE 55P03 is not a failed lock wait and is
+-- left alone.
+CREATE FUNCTION raise_lock_error() RETURNS event_trigger LANGUAGE plpgsql AS
+$$ BEGIN
+	RAISE WARNING 'a warning with SQLSTATE 55P03' USING ERRCODE = 'lock_not_available';
+	RAISE EXCEPTION 'custom lock error' USING ERRCODE = 'lock_not_available',
+		DETAIL = 'Custom detail.', HINT = 'Custom hint.';
+END $$;
+CREATE EVENT TRIGGER raise_lock_error ON ddl_command_start WHEN TAG IN ('ALTER TABLE')
+  EXECUTE FUNCTION raise_lock_error();
+ALTER TABLE t ADD COLUMN c int;
+\echo :LAST_ERROR_SQLSTATE
+DROP EVENT TRIGGER raise_lock_error;
+DROP FUNCTION lock_first(), raise_lock_error();
+-- A statement timeout is not a lock failure: PostgreSQL's error as it is,
+-- no report, no audit entry.  Nor is a query cancel (the same path).
+SELECT count(*) AS lock_waits FROM migration_guard.audit WHERE rule = 'lock_wait' \gset
+SET migration_guard.lock_timeout = 0;
+SET statement_timeout = '50ms';
+ALTER TABLE t ADD COLUMN c int;
+\echo :LAST_ERROR_SQLSTATE
+RESET statement_timeout;
+SET migration_guard.lock_timeout = '100ms';
+SELECT count(*) - :lock_waits AS new_entries FROM migration_guard.audit WHERE rule = 'lock_wait';
+-- The guard's timeout, the session's and NOWAIT all keep SQLSTATE 55P03.
+\set VERBOSITY sqlstate
+ALTER TABLE t ADD COLUMN c int;
+SET lock_timeout = '10ms';
+SET migration_guard.lock_timeout = '1h';
+ALTER TABLE t ADD COLUMN c int;
+RESET lock_timeout;
+SET migration_guard.lock_timeout = '100ms';
+BEGIN;
+LOCK TABLE t IN ACCESS EXCLUSIVE MODE NOWAIT;
+ROLLBACK;
+\set VERBOSITY default
 -- Restored after success too.
 COMMIT PREPARED 'reader';
 ALTER TABLE t ADD COLUMN c int;

@@ -18,14 +18,17 @@
  * commits.
  *
  * When such a statement fails with lock_not_available (a lock timeout, the
- * guard's or the session's, or NOWAIT), an error context callback adds a
- * DETAIL naming every session that held or queued for a conflicting lock on
- * the statement's relations: pid, role, application, state and for how
- * long, transaction age, lock mode, and the start of its query where the
- * caller may see it (same rule as pg_stat_activity).  The callback reads
- * only the lock table and the backend status array, which are in shared
- * memory; at that point the lock wait has been cleaned up and no LWLock is
- * held.
+ * guard's or the session's, or NOWAIT), the ProcessUtility hook catches the
+ * error and mg_report_lock_failure() adds a DETAIL naming every session that
+ * held or queued for a conflicting lock on the statement's relations: pid,
+ * role, application, state and for how long, transaction age, lock mode,
+ * and the start of its query where the caller may see it (same rule as
+ * pg_stat_activity).  It records the failed wait in the audit trail, then
+ * the hook re-throws the error.  This is done there, where an error may be
+ * raised, and not in an error context callback, which may only format what
+ * is already collected: reading the lock table, the backend status array
+ * and the catalogs, and writing the audit, can all fail.  The relation
+ * names are collected before the statement runs, with the lock targets.
  *
  * Copyright (c) 2026, migration_guard developers
  *
@@ -39,9 +42,12 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_conversion.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_authid.h"
 #include "commands/tablecmds.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/lock.h"
@@ -51,6 +57,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "migration_guard.h"
@@ -62,24 +69,42 @@ int			mg_lock_timeout_ms = 5000;
 /* At most this many blockers are listed in the DETAIL. */
 #define MG_MAX_BLOCKERS 5
 
-/* Set when a DETAIL was added, so outer nested statements do not repeat it. */
-static bool mg_blockers_reported = false;
+/* Bytes of a blocker's query shown, before "..." */
+#define MG_QUERY_SNIPPET_BYTES 57
+
+#define MG_LOCK_WAIT_HINT "Retry when the blocking transactions have ended; migration_guard.blockers() lists them before a migration.  pg_terminate_backend() ends a session that is idle in transaction."
 
 /*
- * Add (relid, mode) to a statement's lock targets.
+ * The report added to an error last (in TopMemoryContext), so that an outer
+ * statement does not add it again to the same error.
+ */
+static char *mg_last_report = NULL;
+
+/*
+ * Add (relid, mode) to a statement's lock targets, with the relation's name
+ * for the blocker report: schema-qualified from the catalog caches (no lock
+ * is taken), or as the statement spells it if that lookup finds nothing.
  */
 static void
 mg_add_target(MGLockTargets *targets, RangeVar *rv, LOCKMODE mode)
 {
 	Oid			relid;
+	char	   *relname;
 
 	if (rv == NULL || mode < ShareLock)
 		return;
 	relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, NULL, NULL);
 	if (!OidIsValid(relid) || targets->n >= MG_MAX_LOCK_TARGETS)
 		return;
+	if (get_rel_name(relid) != NULL)
+		relname = mg_relation_name(relid);
+	else if (rv->schemaname != NULL)
+		relname = psprintf("%s.%s", rv->schemaname, rv->relname);
+	else
+		relname = pstrdup(rv->relname);
 	targets->relid[targets->n] = relid;
 	targets->mode[targets->n] = mode;
+	targets->relname[targets->n] = relname;
 	targets->n++;
 }
 
@@ -284,6 +309,32 @@ mg_lock_mode_name(LOCKMODE mode)
 }
 
 /*
+ * The start of a blocker's query, for the report: at most
+ * MG_QUERY_SNIPPET_BYTES bytes, cut at a character boundary.
+ *
+ * The text is in the encoding of the blocker's database.  Relation locks
+ * belong to one database and only its backends take them, so that is our
+ * database's encoding and pg_mbcliplen() applies; a backend of another
+ * database (which cannot hold such a lock, but its slot may be reused by
+ * the time we read it) gets no text.
+ */
+static char *
+mg_query_snippet(PgBackendStatus *be)
+{
+	char	   *query;
+	int			len;
+
+	if (be->st_databaseid != MyDatabaseId)
+		return NULL;
+	query = pgstat_clip_activity(be->st_activity_raw);
+	len = strlen(query);
+	if (len <= MG_QUERY_SNIPPET_BYTES + 3)
+		return query;
+	len = pg_mbcliplen(query, len, MG_QUERY_SNIPPET_BYTES);
+	return psprintf("%.*s...", len, query);
+}
+
+/*
  * Describe one blocking backend: who, doing what, for how long.
  */
 static void
@@ -312,14 +363,15 @@ mg_describe_backend(StringInfo buf, int pid, const char *modes, bool granted)
 						 mg_seconds_since(be->st_state_start_timestamp),
 						 mg_seconds_since(be->st_xact_start_timestamp),
 						 granted ? "holds" : "waits for", modes);
+
+		/* The query only where pg_stat_activity would show it to us. */
 		if (has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS) ||
 			has_privs_of_role(GetUserId(), be->st_userid))
 		{
-			char	   *query = pgstat_clip_activity(be->st_activity_raw);
+			char	   *query = mg_query_snippet(be);
 
-			if (strlen(query) > 60)
-				strcpy(query + 57, "...");
-			appendStringInfo(buf, ", query: %s", query);
+			if (query != NULL)
+				appendStringInfo(buf, ", query: %s", query);
 		}
 		return;
 	}
@@ -377,40 +429,16 @@ mg_describe_blockers(StringInfo buf, Oid relid, LOCKMODE mode)
 }
 
 /*
- * Record a lock wait that failed in the audit trail, with who was in the
- * way as its reason.  Called from the error context callback, where the
- * lock wait has been cleaned up and no LWLock is held.
+ * The blocker report: for each lock target, who was in the way.  NULL if
+ * nobody was (the lock was released in the meantime, or the wait was on
+ * another object).
  */
-static void
-mg_audit_lock_timeout(MGLockTargets *targets, const char *blockers)
+static char *
+mg_blocker_report(const MGLockTargets *targets)
 {
-	MGDecision	d;
-
-	memset(&d, 0, sizeof(d));
-	d.rule_name = "lock_wait";
-	d.action = MG_VERDICT_LOCK_TIMEOUT;
-	d.why = blockers;
-	d.command = mg_current_command();
-	d.statement = mg_current_statement_text();
-	d.relation = mg_relation_name(targets->relid[0]);
-	d.lockmode = targets->mode[0];
-	(void) mg_audit_decision(&d);
-}
-
-/*
- * Error context callback: on lock_not_available, say who was in the way.
- */
-static void
-mg_lock_timeout_context(void *arg)
-{
-	MGLockTargets *targets = (MGLockTargets *) arg;
 	StringInfoData buf;
 	int			found = 0;
 	int			i;
-
-	if (mg_blockers_reported || geterrcode() != ERRCODE_LOCK_NOT_AVAILABLE)
-		return;
-	mg_blockers_reported = true;
 
 	initStringInfo(&buf);
 	for (i = 0; i < targets->n; i++)
@@ -421,7 +449,7 @@ mg_lock_timeout_context(void *arg)
 			appendStringInfoString(&buf, "  ");
 		appendStringInfo(&buf, "Waiting for %s on relation \"%s\": ",
 						 mg_lock_mode_name(targets->mode[i]),
-						 mg_relation_name(targets->relid[i]));
+						 targets->relname[i]);
 		if (mg_describe_blockers(&buf, targets->relid[i], targets->mode[i]) == 0)
 		{
 			buf.len = before;
@@ -432,24 +460,183 @@ mg_lock_timeout_context(void *arg)
 		found++;
 	}
 	if (found == 0)
-		return;
-	errdetail_internal("%s", buf.data);
-	mg_audit_lock_timeout(targets, buf.data);
-	errhint("Retry when the blocking transactions have ended; migration_guard.blockers() lists them before a migration.  pg_terminate_backend() ends a session that is idle in transaction.");
+	{
+		pfree(buf.data);
+		return NULL;
+	}
+	return buf.data;
 }
 
 /*
- * Push the error context callback for a statement with lock targets.  The
- * caller pops it (error_context_stack = ctx->previous) when done.
+ * The text with every character that the client encoding cannot represent
+ * replaced by "?".  The DETAIL is converted to the client encoding when the
+ * error is sent; a character without an equivalent (a CJK character in a
+ * UTF8 database, for a LATIN1 client) would make that conversion fail, and
+ * the client would get the conversion error (22P05) instead of 55P03.
  */
-void
-mg_push_lock_context(ErrorContextCallback *ctx, MGLockTargets *targets)
+static char *
+mg_client_safe_text(const char *s)
 {
-	mg_blockers_reported = false;
-	ctx->callback = mg_lock_timeout_context;
-	ctx->arg = targets;
-	ctx->previous = error_context_stack;
-	error_context_stack = ctx;
+	int			server = GetDatabaseEncoding();
+	int			client = pg_get_client_encoding();
+	Oid			proc = InvalidOid;
+	StringInfoData buf;
+	const char *p = s;
+	const char *end = s + strlen(s);
+
+	/* Sent as is: the same rule as pg_server_to_client(). */
+	if (client == server || client == PG_SQL_ASCII)
+		return pstrdup(s);
+	/*
+	 * From SQL_ASCII there is no conversion, only validation: keep ASCII.
+	 * The built-in conversion is looked up in pg_catalog only, so that no
+	 * conversion function found through the search_path runs here.
+	 */
+	if (server != PG_SQL_ASCII)
+		proc = FindDefaultConversion(PG_CATALOG_NAMESPACE, server, client);
+
+	initStringInfo(&buf);
+	while (p < end)
+	{
+		int			len = Min(pg_mblen(p), end - p);
+		unsigned char out[MAX_CONVERSION_GROWTH * MAX_MULTIBYTE_CHAR_LEN + 1];
+
+		if (!IS_HIGHBIT_SET(*p))
+			appendStringInfoChar(&buf, *p);
+		else if (OidIsValid(proc) &&
+				 pg_do_encoding_conversion_buf(proc, server, client,
+											   (unsigned char *) p, len,
+											   out, sizeof(out), true) == len)
+			appendBinaryStringInfo(&buf, p, len);
+		else
+			appendStringInfoChar(&buf, '?');
+		p += len;
+	}
+	return buf.data;
+}
+
+/*
+ * Record a lock wait that failed in the audit trail, with who was in the
+ * way as its reason.
+ */
+static void
+mg_audit_lock_timeout(const MGLockTargets *targets, const char *blockers)
+{
+	MGDecision	d;
+
+	memset(&d, 0, sizeof(d));
+	d.rule_name = "lock_wait";
+	d.action = MG_VERDICT_LOCK_TIMEOUT;
+	d.why = blockers;
+	d.command = mg_current_command();
+	d.statement = mg_current_statement_text();
+	d.relation = targets->relname[0];
+	d.lockmode = targets->mode[0];
+	(void) mg_audit_decision(&d);
+}
+
+/*
+ * Was the blocker report added to this error already, by a nested
+ * statement (an event trigger's LOCK TABLE inside ALTER TABLE)?  A fresh
+ * error from PostgreSQL never carries our text, so comparing the DETAIL
+ * with the last report added is exact enough.
+ */
+static bool
+mg_already_reported(const ErrorData *edata)
+{
+	return mg_last_report != NULL && edata->detail != NULL &&
+		strstr(edata->detail, mg_last_report) != NULL;
+}
+
+/*
+ * Remember the report added last, for mg_already_reported().
+ */
+static void
+mg_remember_report(const char *report)
+{
+	char	   *copy = MemoryContextStrdup(TopMemoryContext, report);
+
+	if (mg_last_report != NULL)
+		pfree(mg_last_report);
+	mg_last_report = copy;
+}
+
+/*
+ * Called from the PG_CATCH of the ProcessUtility hook for a statement with
+ * lock targets, with the error still in flight.  On lock_not_available,
+ * collect who was in the way, audit it, and return a copy of the error with
+ * the report added to its DETAIL (after an existing one) and the guard's
+ * HINT if the error has none; the caller re-throws it with ReThrowError().
+ * Message, SQLSTATE and every other field stay as PostgreSQL made them.
+ * Returns NULL, leaving the error in flight as it is, for every other
+ * error (query cancel, statement timeout, deadlock, ...) and for an error
+ * that already carries the report; the caller then re-throws that error.
+ *
+ * Why the collection is safe here, and not in an error context callback:
+ * an ERROR was raised, but the transaction is still in progress (it is
+ * aborted later, by PostgresMain or the PL/pgSQL exception block that
+ * catches the re-thrown error), so catalog lookups work, and errors may be
+ * raised: a failure is caught below and the original error re-thrown
+ * unchanged.  The lock wait is over: in 15 and 18 alike, a lock timeout is
+ * raised by ProcessInterrupts() right after LockErrorCleanup() took us off
+ * the wait queue and released the lock partition LWLock, and
+ * ProcessInterrupts() acts only with InterruptHoldoffCount == 0, so no
+ * LWLock (each one holds interrupts) is held.  NOWAIT is raised after a
+ * conditional lock request returned, and the row-lock NOWAIT errors after
+ * the buffer lock was released: the lock table and the backend status
+ * array can be read like pg_locks and pg_stat_activity do.
+ */
+ErrorData *
+mg_report_lock_failure(const MGLockTargets *targets, MemoryContext cxt)
+{
+	ErrorData  *edata;
+	char	   *volatile detail = NULL;
+	char	   *volatile hint = NULL;
+
+	/*
+	 * geterrcode() only reads the top of the error stack, which in PG_CATCH
+	 * is the error in flight: other errors pass without an allocation.
+	 */
+	if (targets->n == 0 || geterrcode() != ERRCODE_LOCK_NOT_AVAILABLE)
+		return NULL;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	if (mg_already_reported(edata))
+		return NULL;
+	FlushErrorState();
+
+	PG_TRY();
+	{
+		char	   *report = mg_blocker_report(targets);
+
+		if (report != NULL)
+		{
+			char	   *shown = mg_client_safe_text(report);
+
+			detail = edata->detail == NULL ? shown :
+				psprintf("%s\n%s", edata->detail, shown);
+			if (edata->hint == NULL)
+				hint = pstrdup(MG_LOCK_WAIT_HINT);
+			mg_audit_lock_timeout(targets, report);
+			mg_remember_report(shown);
+		}
+	}
+	PG_CATCH();
+	{
+		/* Nothing of the report then; the original error goes on. */
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		detail = NULL;
+		hint = NULL;
+	}
+	PG_END_TRY();
+
+	if (detail != NULL)
+		edata->detail = detail;
+	if (hint != NULL)
+		edata->hint = hint;
+	return edata;
 }
 
 /*

@@ -172,7 +172,6 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	volatile bool guarded;
 	volatile bool has_targets = false;
 	MGLockTargets targets;
-	ErrorContextCallback lockctx;
 	volatile int nestlevel = 0;
 
 	active = !IsBinaryUpgrade &&
@@ -201,10 +200,7 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (active)
 		has_targets = mg_lock_targets(parsetree, &targets);
 	if (has_targets)
-	{
 		nestlevel = mg_apply_lock_timeout();
-		mg_push_lock_context(&lockctx, &targets);
-	}
 
 	mg_current_statement = &stmt;
 	PG_TRY();
@@ -219,13 +215,24 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 			standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
 									params, queryEnv, dest, qc);
 	}
-	PG_FINALLY();
+	PG_CATCH();
 	{
-		mg_current_statement = stmt.outer;
+		ErrorData  *edata = NULL;
+
+		/*
+		 * A failed lock wait gets the blocker report, while this statement
+		 * is still the current one for its audit entry.  Any other error
+		 * goes on untouched.
+		 */
 		if (has_targets)
-			error_context_stack = lockctx.previous;
+			edata = mg_report_lock_failure(&targets, stmt.cxt);
+		mg_current_statement = stmt.outer;
+		if (edata != NULL)
+			ReThrowError(edata);
+		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	mg_current_statement = stmt.outer;
 
 	/* On error, transaction or subtransaction abort pops the nest level. */
 	mg_restore_lock_timeout(nestlevel);

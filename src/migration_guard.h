@@ -137,6 +137,7 @@ typedef struct MGLockTargets
 	int			n;
 	Oid			relid[MG_MAX_LOCK_TARGETS];
 	LOCKMODE	mode[MG_MAX_LOCK_TARGETS];
+	char	   *relname[MG_MAX_LOCK_TARGETS];	/* for the blocker report */
 } MGLockTargets;
 
 /* Boot values of the thresholds: "the default policy" in the audit */
@@ -156,8 +157,8 @@ extern int	mg_lock_timeout_ms;
 extern bool mg_lock_targets(Node *stmt, MGLockTargets *targets);
 extern int	mg_apply_lock_timeout(void);
 extern void mg_restore_lock_timeout(int nestlevel);
-extern void mg_push_lock_context(ErrorContextCallback *ctx,
-								 MGLockTargets *targets);
+extern ErrorData *mg_report_lock_failure(const MGLockTargets *targets,
+										 MemoryContext cxt);
 extern LOCKMODE mg_parse_lock_mode(const char *name);
 
 /* Values of migration_guard.audit_on_failure */
