@@ -897,15 +897,10 @@ mg_audit_decision(const MGDecision *d)
 {
 	StringInfoData body;
 	StringInfoData log;
-	const char *rule = d->rule_name ? d->rule_name : mg_rule_name(d->rule);
+	const char *rule = mg_rule_name(d->rule);
 	uint64		seq = 0;
 	bool		written = false;
 	bool		keep;
-
-	/* A lock wait is not a decision: it has a record of its own. */
-	if (d->action == MG_VERDICT_LOCK_TIMEOUT)
-		return mg_audit_lock_wait(d->command, d->statement, d->relation,
-								  d->lockmode, d->why);
 
 	keep = (mg_audit_level >= MG_AUDIT_REJECTED && d->action == MG_VERDICT_REJECTED) ||
 		(mg_audit_level >= MG_AUDIT_WARNED && d->action == MG_VERDICT_WARNED) ||

@@ -522,17 +522,8 @@ mg_client_safe_text(const char *s)
 static void
 mg_audit_lock_timeout(const MGLockTargets *targets, const char *blockers)
 {
-	MGDecision	d;
-
-	memset(&d, 0, sizeof(d));
-	d.rule_name = "lock_wait";
-	d.action = MG_VERDICT_LOCK_TIMEOUT;
-	d.why = blockers;
-	d.command = mg_current_command();
-	d.statement = mg_current_statement_text();
-	d.relation = targets->relname[0];
-	d.lockmode = targets->mode[0];
-	(void) mg_audit_decision(&d);
+	(void) mg_audit_lock_wait(mg_current_command(), mg_current_statement_text(),
+							  targets->relname[0], targets->mode[0], blockers);
 }
 
 /*

@@ -218,8 +218,6 @@ mg_verdict_name(MGVerdict verdict)
 			return "warned";
 		case MG_VERDICT_REJECTED:
 			return "rejected";
-		case MG_VERDICT_LOCK_TIMEOUT:
-			return "lock_timeout";
 	}
 	return "unrecognized";
 }

@@ -102,8 +102,7 @@ typedef enum MGVerdict
 {
 	MG_VERDICT_ALLOWED,			/* ran, though the default policy rejects it */
 	MG_VERDICT_WARNED,
-	MG_VERDICT_REJECTED,
-	MG_VERDICT_LOCK_TIMEOUT		/* not a rule verdict: a lock wait timed out */
+	MG_VERDICT_REJECTED
 } MGVerdict;
 
 /* Values of migration_guard.audit: which verdicts are kept */
@@ -119,7 +118,6 @@ typedef enum MGAuditLevel
 typedef struct MGDecision
 {
 	MGRule		rule;
-	const char *rule_name;		/* overrides mg_rule_name(rule) if set */
 	MGVerdict	action;
 	const char *why;			/* what relaxed the policy, or NULL */
 	const char *command;
