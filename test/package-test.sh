@@ -28,6 +28,8 @@ if [ "${1:-}" = --in-chroot ]; then
     bin=/usr/lib/postgresql/15/bin
     lib=/usr/lib/postgresql/15/lib/migration_guard.so
     ext=/usr/share/postgresql/15/extension
+    # The version CREATE EXTENSION installs: the control file's default_version.
+    extver=$(sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" /src/migration_guard.control)
     passed=0 failed=0
     ok() { passed=$((passed + 1)); echo "ok - $*"; }
     notok() { failed=$((failed + 1)); echo "not ok - $*"; }
@@ -86,10 +88,15 @@ if [ "${1:-}" = --in-chroot ]; then
     q() { as $bin/psql -X -At -h "$dir" -p "$port" -d postgres -c "$1" 2>&1; }
     q 'CREATE EXTENSION migration_guard' >/dev/null
     got=$(q "SELECT extversion || ' ' || migration_guard.preloaded() FROM pg_extension WHERE extname = 'migration_guard'")
-    check "CREATE EXTENSION: version 1.0, preloaded() is true (got: $got)" test "$got" = "1.0 true"
+    check "CREATE EXTENSION: version $extver, preloaded() is true (got: $got)" test "$got" = "$extver true"
     got=$(q 'ALTER EXTENSION migration_guard UPDATE')
-    check "ALTER EXTENSION migration_guard UPDATE: already at 1.0" \
-        grep -q 'version "1.0" of extension "migration_guard" is already installed' <<<"$got"
+    check "ALTER EXTENSION migration_guard UPDATE: already at $extver" \
+        grep -q "version \"$extver\" of extension \"migration_guard\" is already installed" <<<"$got"
+    q 'DROP EXTENSION migration_guard' >/dev/null
+    q "CREATE EXTENSION migration_guard VERSION '1.0'" >/dev/null
+    q 'ALTER EXTENSION migration_guard UPDATE' >/dev/null
+    got=$(q "SELECT extversion FROM pg_extension WHERE extname = 'migration_guard'")
+    check "the package updates 1.0 to $extver (got: $got)" test "$got" = "$extver"
     as $bin/pg_ctl -D "$dir/data" -m fast stop >/dev/null 2>&1
 
     # The demo, with the packaged extension (MG_DEMO_NO_BUILD: nothing is built).
