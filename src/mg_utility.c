@@ -43,10 +43,13 @@
 #include "catalog/indexing.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
+#include "catalog/dependency.h"
+#include "catalog/pg_depend.h"
 #include "miscadmin.h"
 #include "tcop/cmdtag.h"
 #include "tcop/utility.h"
 #include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -335,6 +338,43 @@ mg_judge_starting_rewrite(Oid oldrelid)
 }
 
 /*
+ * The table a TOAST table belongs to (its internal dependency), or
+ * InvalidOid.  A rewrite copies the TOAST table along with its table, in a
+ * transient heap of its own: that is part of the table's rewrite, whose
+ * size already counts the TOAST bytes, and its chunks are not rows.
+ */
+static Oid
+mg_toast_owner(Oid toastrelid)
+{
+	Relation	deprel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	Oid			owner = InvalidOid;
+
+	deprel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(RelationRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(toastrelid));
+	scan = systable_beginscan(deprel, DependDependerIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (dep->deptype == DEPENDENCY_INTERNAL &&
+			dep->refclassid == RelationRelationId)
+		{
+			owner = dep->refobjid;
+			break;
+		}
+	}
+	systable_endscan(scan);
+	table_close(deprel, AccessShareLock);
+	return owner;
+}
+
+/*
  * Object access hook: the second line for table rewrites.
  */
 static void
@@ -355,6 +395,8 @@ mg_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		return;
 
 	oldrelid = mg_rewritten_relation(objectId);
+	if (OidIsValid(oldrelid) && get_rel_relkind(oldrelid) == RELKIND_TOASTVALUE)
+		oldrelid = mg_toast_owner(oldrelid);
 	if (OidIsValid(oldrelid))
 		mg_judge_starting_rewrite(oldrelid);
 }
