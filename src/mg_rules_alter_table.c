@@ -26,6 +26,7 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_attribute.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
