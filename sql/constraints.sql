@@ -103,6 +103,9 @@ SELECT last_value - :calls_before AS calls_off FROM check_calls \gset
 ROLLBACK;
 SELECT :calls_enforce = :calls_off AS same_calls;
 
+-- A foreign key to a table that does not exist: PostgreSQL's error.
+ALTER TABLE t ADD CONSTRAINT t_fk_missing FOREIGN KEY (id) REFERENCES no_such_table (id);
+
 -- ALTER DOMAIN by someone who does not own the domain: PostgreSQL's error.
 CREATE ROLE constraints_other;
 GRANT USAGE ON SCHEMA constraints TO constraints_other;

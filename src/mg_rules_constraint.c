@@ -231,6 +231,8 @@ mg_rule_add_constraint(Relation rel, Constraint *con, LOCKMODE lockmode,
 		case CONSTR_FOREIGN:
 			if (con->skip_validation || !MG_CONSTRAINT_IS_ENFORCED(con))
 				break;
+			if (!OidIsValid(mg_lookup_relation(con->pktable)))
+				break;			/* PostgreSQL reports the missing table */
 			mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, relid, recurse, NIL,
 						   lockmode,
 						   psprintf("Adding a FOREIGN KEY without NOT VALID checks every existing row against table \"%s\", holding SHARE ROW EXCLUSIVE lock on both tables, which blocks writes to both.",
