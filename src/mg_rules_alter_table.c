@@ -266,6 +266,9 @@ mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis)
 	relid = mg_lookup_relation(stmt->relation);
 	if (!OidIsValid(relid))
 		return;					/* PostgreSQL reports it, or IF EXISTS */
+	rel = mg_open_relation(relid);
+	if (rel == NULL)
+		return;
 
 	/*
 	 * PostgreSQL checks ownership before anything else (in the callback of
@@ -273,10 +276,10 @@ mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis)
 	 * reject with another error.
 	 */
 	if (!mg_relation_ownercheck(relid, GetUserId()))
+	{
+		mg_close_relation(rel);
 		return;
-	rel = mg_open_relation(relid);
-	if (rel == NULL)
-		return;
+	}
 	if (stmt->objtype == OBJECT_TYPE)
 	{
 		if (rel->rd_rel->relkind == RELKIND_COMPOSITE_TYPE)

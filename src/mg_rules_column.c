@@ -3,24 +3,31 @@
  * mg_rules_column.c
  *		Rules for ALTER TABLE ... ADD COLUMN and ALTER COLUMN ... TYPE.
  *
- * Both follow PostgreSQL's own decision, computed the same way before the
- * statement runs:
+ * Both follow PostgreSQL's own decision, judged before the statement runs
+ * and without evaluating, or even parse-analysing, anything the user wrote:
+ * the guard never runs a default, a USING expression or a domain's CHECK
+ * (migration_guard.check() may be given an untrusted script), and it never
+ * raises an error for a statement PostgreSQL would reject with its own.
  *
- * - ADD COLUMN (ATExecAddColumn): the default is cooked and planned as
- *   PostgreSQL does; a non-volatile default is stored in the catalog as the
- *   column's "missing" value (PostgreSQL 11+) and nothing is rewritten.  A
- *   volatile default (serial's nextval() included), an identity column, a
- *   stored generated column or a domain with constraints rewrites the table.
- *   Inline PRIMARY KEY / UNIQUE build an index, inline CHECK is validated by
- *   a scan, and an inline FOREIGN KEY is validated by a scan only when the
- *   column gets a non-null default (transformAlterTableStmt).
- * - ALTER COLUMN TYPE (ATPrepAlterColumnType): the conversion expression is
- *   built and planned exactly as PostgreSQL builds it, and the table is
- *   rewritten unless ATColumnChangeRequiresRewrite() would accept it (a
- *   relabeling such as varchar widening or varchar to text, a domain without
- *   constraints, timestamp <-> timestamptz when the session time zone is
- *   UTC).  When there is no rewrite, indexes on the column whose operator
- *   class or collation changes are still rebuilt (CheckIndexCompatible).
+ * - ADD COLUMN (ATExecAddColumn): a non-volatile default is stored in the
+ *   catalog as the column's "missing" value (PostgreSQL 11+) and nothing is
+ *   rewritten.  A volatile default (serial's nextval() included), an
+ *   identity column, a stored generated column or a domain with constraints
+ *   (19: with a volatile CHECK) rewrites the table.  Volatility is read from
+ *   pg_proc for every function or operator the raw expression names, and
+ *   domain constraints from pg_constraint.  Inline PRIMARY KEY / UNIQUE
+ *   build an index, inline CHECK is validated by a scan, and an inline
+ *   FOREIGN KEY is validated by a scan only when the column gets a non-null
+ *   default (transformAlterTableStmt).
+ * - ALTER COLUMN TYPE (ATPrepAlterColumnType): the conversion of the column
+ *   is built as PostgreSQL builds it (from the column's Var; a USING
+ *   expression other than the column itself counts as a conversion), and
+ *   the table is rewritten unless ATColumnChangeRequiresRewrite() would
+ *   accept it (a relabeling such as varchar widening or varchar to text, a
+ *   domain without constraints, timestamp <-> timestamptz when the session
+ *   time zone is UTC).  When there is no rewrite, indexes on the column
+ *   whose operator class or collation changes are still rebuilt
+ *   (CheckIndexCompatible).
  *
  * Copyright (c) 2026, migration_guard developers
  *
@@ -35,13 +42,12 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
-#include "catalog/heap.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_namespace.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
@@ -53,20 +59,16 @@
 #include "nodes/supportnodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/parse_coerce.h"
-#include "parser/parse_collate.h"
-#include "parser/parse_expr.h"
-#include "parser/parse_relation.h"
 #include "parser/parse_type.h"
 #include "pgtime.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/catcache.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
-#include "utils/typcache.h"
 
 #include "migration_guard.h"
 #include "mg_compat.h"
@@ -199,6 +201,37 @@ mg_builtin_typmod(Oid typid, List *typmods, int32 *typmod)
 		default:
 			return false;
 	}
+}
+
+/*
+ * Are the modifiers of this type name ones PostgreSQL rejects (or, for a
+ * time precision above 6, reduces with a warning)?  Only known for integer
+ * modifiers of the built-in types mg_builtin_typmod() understands; for any
+ * other the answer is no (we cannot tell).
+ */
+static bool
+mg_typmods_rejected(const TypeName *typeName, Oid typid)
+{
+	A_Const    *one;
+	int32		typmod;
+	ListCell   *lc;
+
+	if (typeName->typmods == NIL)
+		return false;
+	foreach(lc, typeName->typmods)
+	{
+		A_Const    *c = (A_Const *) lfirst(lc);
+
+		if (!IsA(c, A_Const) || c->isnull || !IsA(&c->val, Integer))
+			return false;		/* other spellings: we cannot tell */
+	}
+	one = makeNode(A_Const);
+	one->val.ival.type = T_Integer;
+	one->val.ival.ival = 1;
+	one->location = -1;
+	/* A modifier of 1 works: we know this type's modifiers. */
+	return mg_builtin_typmod(typid, list_make1(one), &typmod) &&
+		!mg_builtin_typmod(typid, typeName->typmods, &typmod);
 }
 
 /*
@@ -482,6 +515,7 @@ mg_domain_constraints(Oid typid, bool *has_volatile, bool *has_not_null)
 	{
 		HeapTuple	tp = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
 		Form_pg_type typ;
+		Oid			domainoid = typid;
 		ScanKeyData key;
 		SysScanDesc scan;
 		HeapTuple	contup;
@@ -502,7 +536,7 @@ mg_domain_constraints(Oid typid, bool *has_volatile, bool *has_not_null)
 		if (conrel == NULL)
 			conrel = table_open(ConstraintRelationId, AccessShareLock);
 		ScanKeyInit(&key, Anum_pg_constraint_contypid, BTEqualStrategyNumber,
-					F_OIDEQ, ObjectIdGetDatum(typ->oid));
+					F_OIDEQ, ObjectIdGetDatum(domainoid));
 		scan = systable_beginscan(conrel, ConstraintTypidIndexId, true, NULL, 1, &key);
 		while (HeapTupleIsValid(contup = systable_getnext(scan)))
 		{
@@ -588,7 +622,6 @@ static char *
 mg_add_column_rewrite_reason(ColumnDef *def, Node *raw_default, bool *invalid)
 {
 	Oid			typid;
-	int32		typmod;
 	MGExprVerdict verdict;
 	bool		has_default = raw_default != NULL;
 	bool		domain_volatile;
@@ -596,7 +629,8 @@ mg_add_column_rewrite_reason(ColumnDef *def, Node *raw_default, bool *invalid)
 	bool		domain_constrained;
 
 	*invalid = false;
-	if (!mg_lookup_type(def->typeName, &typid, &typmod))
+	if (!mg_lookup_type(def->typeName, &typid, NULL) ||
+		mg_typmods_rejected(def->typeName, typid))
 	{
 		*invalid = true;		/* PostgreSQL reports the type */
 		return NULL;
@@ -1020,20 +1054,11 @@ mg_rule_alter_column_type(Relation rel, AlterTableCmd *cmd, LOCKMODE lockmode,
 	if (!mg_lookup_type(def->typeName, &targettype, NULL) ||
 		get_typtype(targettype) == TYPTYPE_PSEUDO)
 		return;					/* PostgreSQL reports the type */
+	if (mg_typmods_rejected(def->typeName, targettype))
+		return;					/* PostgreSQL rejects the modifiers */
 	targettypmod = -1;
 	if (!mg_lookup_type(def->typeName, &targettype, &targettypmod))
-	{
-		A_Const    *one = makeNode(A_Const);
-		int32		dummy;
-
-		/* Does a modifier of 1 work, that is, do we know this type's modifiers? */
-		one->val.ival.type = T_Integer;
-		one->val.ival.ival = 1;
-		one->location = -1;
-		if (mg_builtin_typmod(targettype, list_make1(one), &dummy))
-			return;				/* bad modifiers of a known type: PostgreSQL says so */
 		transform = NULL;		/* modifiers we cannot compute: a rewrite */
-	}
 	else
 		transform = mg_column_conversion(def->raw_default, cmd->name, var,
 										 targettype, targettypmod);
