@@ -157,3 +157,6 @@ ALTER TABLE t ADD COLUMN e5 float8 DEFAULT random();
 RESET ROLE;
 REVOKE USAGE ON SCHEMA add_column FROM add_column_other;
 DROP ROLE add_column_other;
+-- IN and BETWEEN lists are looked into.
+SELECT mg_rewrite_agrees('ALTER TABLE t ADD COLUMN d bool DEFAULT (2 IN (1, 2, 3))');
+SELECT mg_rewrite_agrees('ALTER TABLE t ADD COLUMN d bool DEFAULT (random() BETWEEN 0 AND 2)');

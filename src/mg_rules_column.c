@@ -455,6 +455,8 @@ mg_raw_expr_volatility(Node *node)
 				/* The other kinds use the built-in comparison operators. */
 				return result;
 			}
+		case T_List:			/* IN (...) and BETWEEN operands */
+			return mg_raw_list_volatility((List *) node);
 		case T_BoolExpr:
 			return mg_raw_list_volatility(((BoolExpr *) node)->args);
 		case T_NullTest:
