@@ -44,5 +44,28 @@ CREATE INDEX CONCURRENTLY t_v_c ON t (v COLLATE "C");
 DROP INDEX CONCURRENTLY t_v;
 ALTER TABLE t ALTER COLUMN v TYPE text COLLATE "C";
 
+-- A statement PostgreSQL rejects gets PostgreSQL's error.
+ALTER TABLE t ALTER COLUMN vc TYPE varchar(0);
+ALTER TABLE t ALTER COLUMN vc TYPE no_such_type;
+ALTER TABLE t ALTER COLUMN no_such_column TYPE bigint;
+ALTER TABLE t ALTER COLUMN ts TYPE int;
+
+-- A USING expression is judged without running it: a conversion, so a
+-- rewrite.  same_int() claims to be immutable but advances a sequence.
+CREATE SEQUENCE using_calls;
+SELECT setval('using_calls', 100);
+CREATE FUNCTION same_int(i int) RETURNS int
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    PERFORM nextval('using_calls');
+    RETURN i;
+END
+$$;
+SELECT rule, verdict FROM migration_guard.check(
+    'ALTER TABLE t ALTER COLUMN id TYPE int USING same_int(0) + id');
+SELECT last_value FROM using_calls;
+-- USING that only names the column is no conversion.
+ALTER TABLE t ALTER COLUMN vc TYPE text USING vc;
+
 \set VERBOSITY default
 ALTER TABLE t ALTER COLUMN id TYPE bigint;

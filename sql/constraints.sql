@@ -71,3 +71,46 @@ ALTER DOMAIN code DROP CONSTRAINT code_pos;
 
 \set VERBOSITY default
 ALTER TABLE t2 ADD CONSTRAINT t2_fk FOREIGN KEY (id) REFERENCES parent_big (id);
+
+\set VERBOSITY terse
+-- Proving NOT NULL from a CHECK constraint does not run the constraint's
+-- functions.  limit_of() claims to be immutable but advances a sequence.
+CREATE SEQUENCE check_calls;
+CREATE FUNCTION limit_of() RETURNS int
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    PERFORM nextval('check_calls');
+    RETURN 1000000;
+END
+$$;
+SELECT mg_big('t3');
+ALTER TABLE t3 ADD CONSTRAINT t3_v CHECK (v IS NOT NULL AND id < limit_of()) NOT VALID;
+ALTER TABLE t3 VALIDATE CONSTRAINT t3_v;
+SELECT last_value AS calls_before FROM check_calls \gset
+SELECT rule, verdict FROM migration_guard.check('ALTER TABLE t3 ALTER COLUMN v SET NOT NULL');
+SELECT last_value = :calls_before AS no_call FROM check_calls;
+-- The hook makes no call beyond PostgreSQL's own: the same as with the guard off.
+BEGIN;
+SELECT last_value AS calls_before FROM check_calls \gset
+ALTER TABLE t3 ALTER COLUMN v SET NOT NULL;
+SELECT last_value - :calls_before AS calls_enforce FROM check_calls \gset
+ROLLBACK;
+BEGIN;
+SET LOCAL migration_guard.mode = off;
+SELECT last_value AS calls_before FROM check_calls \gset
+ALTER TABLE t3 ALTER COLUMN v SET NOT NULL;
+SELECT last_value - :calls_before AS calls_off FROM check_calls \gset
+ROLLBACK;
+SELECT :calls_enforce = :calls_off AS same_calls;
+
+-- A foreign key to a table that does not exist: PostgreSQL's error.
+ALTER TABLE t ADD CONSTRAINT t_fk_missing FOREIGN KEY (id) REFERENCES no_such_table (id);
+
+-- ALTER DOMAIN by someone who does not own the domain: PostgreSQL's error.
+CREATE ROLE constraints_other;
+GRANT USAGE ON SCHEMA constraints TO constraints_other;
+SET ROLE constraints_other;
+ALTER DOMAIN code ADD CONSTRAINT code_pos CHECK (VALUE > 0);
+RESET ROLE;
+REVOKE USAGE ON SCHEMA constraints FROM constraints_other;
+DROP ROLE constraints_other;

@@ -61,3 +61,91 @@ ALTER TABLE m4 ADD CONSTRAINT m4_k CHECK (k IS NOT NULL AND k >= 300 AND k < 400
 ALTER TABLE m4 VALIDATE CONSTRAINT m4_k;
 ALTER TABLE m ATTACH PARTITION m4 FOR VALUES FROM (300) TO (400);
 ALTER TABLE m DETACH PARTITION m4;
+
+-- The guard never evaluates a partition bound.  bound_of() logs every call
+-- and advances a sequence (which no rollback undoes).
+CREATE TABLE bound_calls (v int);
+CREATE SEQUENCE bound_seq;
+SELECT setval('bound_seq', 100);
+CREATE FUNCTION bound_of(v int) RETURNS int
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO bound_calls VALUES (v);
+    PERFORM nextval('bound_seq');
+    RETURN v;
+END
+$$;
+CREATE TABLE q (k int) PARTITION BY RANGE (k);
+-- The hook: one call, the one PostgreSQL makes, guard on or off.
+CREATE TABLE q1 PARTITION OF q FOR VALUES FROM (0) TO (bound_of(100));
+SELECT count(*) FROM bound_calls;
+SET migration_guard.mode = off;
+CREATE TABLE q2 PARTITION OF q FOR VALUES FROM (bound_of(100)) TO (200);
+RESET migration_guard.mode;
+SELECT count(*) FROM bound_calls;
+CREATE TABLE q3 (k int);
+ALTER TABLE q ATTACH PARTITION q3 FOR VALUES FROM (bound_of(200)) TO (300);
+SELECT count(*) FROM bound_calls;
+-- migration_guard.check(): no call at all.
+SELECT verdict FROM migration_guard.check($$
+CREATE TABLE q4 PARTITION OF q FOR VALUES FROM (300) TO (bound_of(400));
+ALTER TABLE q DETACH PARTITION q3;
+ALTER TABLE q ATTACH PARTITION q3 FOR VALUES FROM (bound_of(200)) TO (300)
+$$);
+SELECT last_value FROM bound_seq;
+-- A bound the guard cannot read is judged conservatively: the scan.
+SELECT rule, verdict, relation FROM migration_guard.check(
+    'ALTER TABLE m ATTACH PARTITION m4 FOR VALUES FROM (bound_of(300)) TO (400)');
+-- ... while literals are read, and the safe recipe is recognised.
+SELECT rule, verdict, relation FROM migration_guard.check(
+    'ALTER TABLE m ATTACH PARTITION m4 FOR VALUES FROM (''300'') TO (400::int)');
+
+-- Statements PostgreSQL rejects get PostgreSQL's error, also when the
+-- analysis runs with the guard off (migration_guard.audit = all).
+CREATE TYPE qrow AS (id int, k int, v text, extra int);
+CREATE TABLE q_typed OF qrow;
+INSERT INTO q_typed SELECT g, 450, 'v', 0 FROM generate_series(1, 20000) g;
+CREATE TABLE q_extra (id int, k int, v text, extra int);
+INSERT INTO q_extra SELECT g, 450, 'v', 0 FROM generate_series(1, 20000) g;
+CREATE TABLE q_missing (id int, k int);
+INSERT INTO q_missing SELECT g, 450 FROM generate_series(1, 20000) g;
+ANALYZE q_typed, q_extra, q_missing;
+CREATE TEMP TABLE tq (id int, k int, v text) PARTITION BY RANGE (k);
+CREATE TEMP TABLE tqd PARTITION OF tq DEFAULT;
+INSERT INTO tqd SELECT g, 1000, 'v' FROM generate_series(1, 20000) g;
+ANALYZE tqd;
+ALTER TABLE m ATTACH PARTITION q_typed FOR VALUES FROM (400) TO (500);
+ALTER TABLE m ATTACH PARTITION q_extra FOR VALUES FROM (400) TO (500);
+ALTER TABLE m ATTACH PARTITION q_missing FOR VALUES FROM (400) TO (500);
+CREATE TABLE tq1 PARTITION OF tq FOR VALUES FROM (0) TO (100);
+CREATE TABLE m5 PARTITION OF m FOR VALUES FROM (500) TO (500);
+CREATE TABLE m5 PARTITION OF m FOR VALUES FROM (600) TO (500);
+CREATE TABLE m5 PARTITION OF m FOR VALUES FROM ('x') TO (600);
+CREATE TABLE m5 PARTITION OF m FOR VALUES FROM (150) TO (250);
+ALTER TABLE m ATTACH PARTITION m4 FOR VALUES FROM (350) TO (350);
+SET migration_guard.mode = off;
+SET migration_guard.audit = 'all';
+ALTER TABLE m ATTACH PARTITION q_typed FOR VALUES FROM (400) TO (500);
+ALTER TABLE m ATTACH PARTITION q_missing FOR VALUES FROM (400) TO (500);
+CREATE TABLE m5 PARTITION OF m FOR VALUES FROM (500) TO (500);
+RESET migration_guard.audit;
+RESET migration_guard.mode;
+-- The same attach, once valid, is judged as before.
+ALTER TABLE m ATTACH PARTITION q_extra FOR VALUES FROM (400) TO (500);
+ALTER TABLE q_extra DROP COLUMN extra;
+ALTER TABLE m ATTACH PARTITION q_extra FOR VALUES FROM (400) TO (500);
+ALTER TABLE q_extra ADD CONSTRAINT q_extra_k CHECK (k IS NOT NULL AND k >= 400 AND k < 500) NOT VALID;
+ALTER TABLE q_extra VALIDATE CONSTRAINT q_extra_k;
+ALTER TABLE m ATTACH PARTITION q_extra FOR VALUES FROM (400) TO (500);
+
+-- Date bounds are read too, so the recipe works for them.
+CREATE TABLE dp (k date, v int) PARTITION BY RANGE (k);
+CREATE TABLE dp_default PARTITION OF dp DEFAULT;
+INSERT INTO dp_default SELECT '2030-01-01', g FROM generate_series(1, 20000) g;
+ANALYZE dp_default;
+CREATE TABLE dp1 PARTITION OF dp FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+ALTER TABLE dp_default ADD CONSTRAINT dp_default_k CHECK (k >= '2030-01-01') NOT VALID;
+ALTER TABLE dp_default VALIDATE CONSTRAINT dp_default_k;
+CREATE TABLE dp1 PARTITION OF dp FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+CREATE TABLE dp2 PARTITION OF dp FOR VALUES FROM ('2026-02-01'::date) TO (MAXVALUE);
+CREATE TABLE dp3 PARTITION OF dp FOR VALUES FROM ('2025-12-01') TO ('2026-01-15');

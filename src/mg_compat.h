@@ -106,12 +106,23 @@
 #if MG_PG16_GTE
 #define mg_relation_ownercheck(relid, roleid) \
 	object_ownercheck(RelationRelationId, relid, roleid)
+#define mg_type_ownercheck(typid, roleid) \
+	object_ownercheck(TypeRelationId, typid, roleid)
 #define mg_namespace_create_aclcheck(nspid, roleid) \
 	object_aclcheck(NamespaceRelationId, nspid, roleid, ACL_CREATE)
+#define mg_namespace_usage_aclcheck(nspid, roleid) \
+	object_aclcheck(NamespaceRelationId, nspid, roleid, ACL_USAGE)
+#define mg_type_usage_aclcheck(typid, roleid) \
+	object_aclcheck(TypeRelationId, typid, roleid, ACL_USAGE)
 #else
 #define mg_relation_ownercheck(relid, roleid) pg_class_ownercheck(relid, roleid)
+#define mg_type_ownercheck(typid, roleid) pg_type_ownercheck(typid, roleid)
 #define mg_namespace_create_aclcheck(nspid, roleid) \
 	pg_namespace_aclcheck(nspid, roleid, ACL_CREATE)
+#define mg_namespace_usage_aclcheck(nspid, roleid) \
+	pg_namespace_aclcheck(nspid, roleid, ACL_USAGE)
+#define mg_type_usage_aclcheck(typid, roleid) \
+	pg_type_aclcheck(typid, roleid, ACL_USAGE)
 #endif
 #if MG_PG16_GTE
 #define mg_tablespace_create_aclcheck(spcid, roleid) \
@@ -136,6 +147,21 @@
 #else
 #define mg_domain_has_constraints(typid) DomainHasConstraints(typid)
 #endif
+
+/*
+ * Input functions can report bad input softly (ErrorSaveContext,
+ * InputFunctionCallSafe) from 16; before, they can only raise an error.
+ */
+#define MG_HAVE_SOFT_INPUT MG_PG16_GTE
+
+/* ATTACH PARTITION rejects a table with an identity column from 17. */
+#define MG_ATTACH_REJECTS_IDENTITY MG_PG17_GTE
+
+/*
+ * ADD COLUMN of a domain type whose constraints are all non-volatile checks
+ * the default once and stores it without a rewrite from 19 (a0b6ef29a5).
+ */
+#define MG_DOMAIN_FAST_DEFAULT MG_PG19_GTE
 
 /* Backend status entries by 1-based index: renamed in 17. */
 #if MG_PG17_GTE

@@ -26,11 +26,15 @@
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_attribute.h"
+#include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "commands/tablecmds.h"
 #include "commands/tablespace.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -201,6 +205,39 @@ mg_rules_alter_composite_type(Relation typrel, List *cmds, MGAnalysis *analysis)
 }
 
 /*
+ * The relation a RangeVar names, or InvalidOid.  Unlike
+ * RangeVarGetRelidExtended(..., RVR_MISSING_OK, ...), which still raises
+ * for a cross-database reference or a schema without USAGE, this never
+ * raises: where PostgreSQL would, the statement is left to PostgreSQL,
+ * which then reports its own error.
+ */
+Oid
+mg_lookup_relation(const RangeVar *rv)
+{
+	Oid			nspid;
+
+	if (rv == NULL || rv->relname == NULL)
+		return InvalidOid;
+	if (rv->catalogname != NULL &&
+		strcmp(rv->catalogname, get_database_name(MyDatabaseId)) != 0)
+		return InvalidOid;
+	if (rv->schemaname == NULL)
+		return RelnameGetRelid(rv->relname);
+	if (strcmp(rv->schemaname, "pg_temp") == 0)
+		nspid = LookupExplicitNamespace(rv->schemaname, true);	/* no ACL check */
+	else
+	{
+		nspid = get_namespace_oid(rv->schemaname, true);
+		if (OidIsValid(nspid) &&
+			mg_namespace_usage_aclcheck(nspid, GetUserId()) != ACLCHECK_OK)
+			return InvalidOid;
+	}
+	if (!OidIsValid(nspid))
+		return InvalidOid;
+	return get_relname_relid(rv->relname, nspid);
+}
+
+/*
  * ALTER TABLE and friends.
  */
 void
@@ -226,13 +263,23 @@ mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis)
 	}
 
 	lockmode = AlterTableGetLockLevel(stmt->cmds);
-	relid = RangeVarGetRelidExtended(stmt->relation, NoLock, RVR_MISSING_OK,
-									 NULL, NULL);
+	relid = mg_lookup_relation(stmt->relation);
 	if (!OidIsValid(relid))
 		return;					/* PostgreSQL reports it, or IF EXISTS */
 	rel = mg_open_relation(relid);
 	if (rel == NULL)
 		return;
+
+	/*
+	 * PostgreSQL checks ownership before anything else (in the callback of
+	 * its relation lookup); a statement it rejects for that is not ours to
+	 * reject with another error.
+	 */
+	if (!mg_relation_ownercheck(relid, GetUserId()))
+	{
+		mg_close_relation(rel);
+		return;
+	}
 	if (stmt->objtype == OBJECT_TYPE)
 	{
 		if (rel->rd_rel->relkind == RELKIND_COMPOSITE_TYPE)

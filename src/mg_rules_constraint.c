@@ -38,7 +38,9 @@
 #include "commands/tablecmds.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
 #include "parser/parse_type.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
@@ -55,8 +57,65 @@
 	"Add CHECK (column IS NOT NULL) NOT VALID, run VALIDATE CONSTRAINT (which does not block writes), then SET NOT NULL, which then skips the scan; the CHECK constraint can be dropped afterwards."
 
 /*
+ * Do the valid CHECK constraints of rel (and, with use_not_null, its NOT NULL
+ * columns) prove every clause of test, an implicit-AND list in rel's
+ * attribute numbers?  This is ConstraintImpliedByRelConstraint() and
+ * PartConstraintImpliedByRelConstraint() without their const-simplification
+ * of the CHECK expressions: eval_const_expressions() would run the
+ * immutable functions of a constraint that the table's owner wrote (and can
+ * raise their errors), and the guard never executes another role's code.
+ * The stored expressions are already parse-analysed, so the only proofs
+ * lost are those that need a constant subexpression folded (CHECK (k < 10 +
+ * 5)); then the scan is predicted, which is the conservative verdict.
+ * predicate_implied_by() itself only compares constants with the btree
+ * operators of built-in or superuser-installed operator classes.
+ */
+bool
+mg_constraint_implied(Relation rel, List *test, bool use_not_null)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	TupleConstr *constr = tupdesc->constr;
+	List	   *proven = NIL;
+	int			i;
+
+	if (constr == NULL)
+		return false;
+	if (use_not_null && constr->has_not_null)
+	{
+		for (i = 0; i < tupdesc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+			NullTest   *ntest;
+
+			if (!att->attnotnull || att->attisdropped)
+				continue;
+			ntest = makeNode(NullTest);
+			ntest->arg = (Expr *) makeVar(1, att->attnum, att->atttypid,
+										  att->atttypmod, att->attcollation, 0);
+			ntest->nulltesttype = IS_NOT_NULL;
+			ntest->argisrow = false;
+			ntest->location = -1;
+			proven = lappend(proven, ntest);
+		}
+	}
+	for (i = 0; i < constr->num_check; i++)
+	{
+		Node	   *cexpr;
+
+		if (!constr->check[i].ccvalid)
+			continue;
+		cexpr = stringToNode(constr->check[i].ccbin);
+		cexpr = (Node *) canonicalize_qual((Expr *) cexpr, true);
+		proven = list_concat(proven, make_ands_implicit((Expr *) cexpr));
+	}
+	if (proven == NIL)
+		return false;
+	return predicate_implied_by(test, proven, true);
+}
+
+/*
  * Would SET NOT NULL on this column need a scan?  Not if it is NOT NULL
- * already or a valid CHECK constraint proves it.
+ * already or a valid CHECK constraint proves it (NotNullImpliedByRelConstraints).
  */
 static bool
 mg_not_null_needs_scan(Relation rel, const char *colname)
@@ -86,7 +145,7 @@ mg_not_null_needs_scan(Relation rel, const char *colname)
 	nulltest->location = -1;
 	ReleaseSysCache(tp);
 
-	needs_scan = !PartConstraintImpliedByRelConstraint(rel, list_make1(nulltest));
+	needs_scan = !mg_constraint_implied(rel, list_make1(nulltest), false);
 	return needs_scan;
 }
 
@@ -143,8 +202,7 @@ mg_rule_set_not_null(Relation rel, const char *colname, LOCKMODE lockmode,
 static char *
 mg_fk_target_name(Constraint *con)
 {
-	Oid			pkoid = RangeVarGetRelidExtended(con->pktable, NoLock,
-												 RVR_MISSING_OK, NULL, NULL);
+	Oid			pkoid = mg_lookup_relation(con->pktable);
 
 	return OidIsValid(pkoid) ? mg_relation_name(pkoid) : con->pktable->relname;
 }
@@ -173,6 +231,8 @@ mg_rule_add_constraint(Relation rel, Constraint *con, LOCKMODE lockmode,
 		case CONSTR_FOREIGN:
 			if (con->skip_validation || !MG_CONSTRAINT_IS_ENFORCED(con))
 				break;
+			if (!OidIsValid(mg_lookup_relation(con->pktable)))
+				break;			/* PostgreSQL reports the missing table */
 			mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, relid, recurse, NIL,
 						   lockmode,
 						   psprintf("Adding a FOREIGN KEY without NOT VALID checks every existing row against table \"%s\", holding SHARE ROW EXCLUSIVE lock on both tables, which blocks writes to both.",
@@ -309,9 +369,10 @@ mg_rules_alter_domain(AlterDomainStmt *stmt, MGAnalysis *analysis)
 	}
 
 	typename = makeTypeNameFromNameList(stmt->typeName);
-	domainoid = LookupTypeNameOid(NULL, typename, true);
-	if (!OidIsValid(domainoid) || get_typtype(domainoid) != TYPTYPE_DOMAIN)
-		return;
+	if (!mg_lookup_type(typename, &domainoid, NULL) ||
+		get_typtype(domainoid) != TYPTYPE_DOMAIN ||
+		!mg_type_ownercheck(domainoid, GetUserId()))
+		return;					/* PostgreSQL reports the error */
 
 	mg_rels_with_domain(domainoid, &relids);
 	foreach(lc, relids)

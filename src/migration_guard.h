@@ -246,8 +246,10 @@ extern List *mg_maintainable_relations(List *relids, MGMaintenance kind);
 
 /* mg_rules_alter_table.c */
 extern void mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis);
+extern Oid	mg_lookup_relation(const RangeVar *rv);
 
 /* mg_rules_column.c */
+extern bool mg_lookup_type(const TypeName *typeName, Oid *typid, int32 *typmod);
 extern bool mg_column_def_has_default(ColumnDef *def);
 extern void mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
 							   bool recurse, bool fk_validated,
@@ -257,6 +259,7 @@ extern void mg_rule_alter_column_type(Relation rel, AlterTableCmd *cmd,
 									  MGAnalysis *analysis);
 
 /* mg_rules_constraint.c */
+extern bool mg_constraint_implied(Relation rel, List *test, bool use_not_null);
 extern void mg_rule_add_constraint(Relation rel, Constraint *con,
 								   LOCKMODE lockmode, bool recurse,
 								   MGAnalysis *analysis);
