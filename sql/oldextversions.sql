@@ -13,6 +13,7 @@ SELECT extversion FROM pg_extension WHERE extname = 'migration_guard';
 SELECT pg_describe_object(classid, objid, objsubid) AS object
   FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+   AND classid <> 'pg_type'::regclass   -- 17+ also lists the views' row types
    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'migration_guard')
  ORDER BY pg_describe_object(classid, objid, objsubid) COLLATE "C";
 SELECT p.oid::regprocedure AS function, p.proisstrict AS strict, p.proconfig
@@ -28,6 +29,7 @@ SELECT extversion FROM pg_extension WHERE extname = 'migration_guard';
 SELECT pg_describe_object(classid, objid, objsubid) AS object
   FROM pg_depend
  WHERE refclassid = 'pg_extension'::regclass AND deptype = 'e'
+   AND classid <> 'pg_type'::regclass   -- 17+ also lists the views' row types
    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'migration_guard')
  ORDER BY pg_describe_object(classid, objid, objsubid) COLLATE "C";
 SELECT p.oid::regprocedure AS function, p.proisstrict AS strict, p.proconfig
