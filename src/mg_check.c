@@ -22,9 +22,13 @@
  *
  * Lock waits are bounded: the call runs with lock_timeout set to
  * migration_guard.lock_timeout (1 s if that is 0, the session's lock_timeout
- * if stricter).  A statement whose table is locked by another session gets a
- * "lock_wait" row naming the relation, and the check goes on; later
- * statements on a relation that already timed out do not wait again.
+ * if stricter).  The statement's relation, and its partitions and children
+ * when it recurses, are locked here first, so that a statement whose table
+ * is locked by another session gets a "lock_wait" row naming the relation,
+ * and the check goes on; later statements on a relation that already timed
+ * out do not wait again.  (A wait inside the rules, on a relation not known
+ * here, gets a lock_wait row without a relation name: by the time the error
+ * arrives, the lock manager has forgotten which lock it was.)
  *
  * If the whole script parses, statement boundaries come from the parser;
  * otherwise the script is cut at top-level semicolons with the server's own
@@ -55,6 +59,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "common/hashfn.h"
 #include "common/keywords.h"
@@ -65,7 +70,6 @@
 #include "parser/parser.h"
 #include "parser/scanner.h"
 #include "storage/lmgr.h"
-#include "storage/lock.h"
 #include "storage/proc.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
@@ -825,6 +829,30 @@ mg_check_lock(MGCheckState *st, Oid relid)
 }
 
 /*
+ * A statement that recurses (no ONLY) reads and locks the partitions and
+ * inheritance children too, and the rules read their definitions: take
+ * their locks here, so that a wait names the child that is locked.
+ */
+static bool
+mg_check_lock_inheritors(MGCheckState *st, const RangeVar *rv, Oid relid)
+{
+	List	   *children;
+	ListCell   *lc;
+
+	if (!rv->inh || !has_subclass(relid))
+		return true;
+	children = find_all_inheritors(relid, NoLock, NULL);
+	foreach(lc, children)
+	{
+		Oid			child = lfirst_oid(lc);
+
+		if (child != relid && !mg_check_lock(st, child))
+			return false;
+	}
+	return true;
+}
+
+/*
  * CREATE TABLE: its parents (INHERITS or PARTITION OF) must exist, and the
  * parent of a partition must be partitioned.  Returns false if an error row
  * was emitted.
@@ -942,7 +970,7 @@ mg_check_prerequisites(MGCheckState *st, Node *stmt)
 					 "Create it first, or check the search_path of the migration role.");
 		return false;
 	}
-	if (!mg_check_lock(st, relid))
+	if (!mg_check_lock(st, relid) || !mg_check_lock_inheritors(st, rv, relid))
 		return false;
 	if (!mg_relation_ownercheck(relid, GetUserId()))
 		mg_check_row(st, "privilege", "error", mg_relation_name(relid), NULL, NoLock,
@@ -1029,24 +1057,6 @@ mg_check_parsed(MGCheckState *st, Node *stmt, const char *source)
 					 "no work proportional to a table's size under a write-blocking lock",
 					 NULL);
 	mg_note_created(st, stmt);
-}
-
-/*
- * The relation whose lock wait timed out: the one mg_check_lock was
- * waiting for, or else the lock this backend is still queued for (the wait
- * is only cleaned up by the subtransaction's abort, so MyProc->waitLock
- * still points to it; a LOCK we wait for cannot be freed under us).
- */
-static Oid
-mg_awaited_relation(MGCheckState *st)
-{
-	LOCK	   *lock = MyProc->waitLock;
-
-	if (OidIsValid(st->waiting_relid))
-		return st->waiting_relid;
-	if (lock != NULL && lock->tag.locktag_type == LOCKTAG_RELATION)
-		return (Oid) lock->tag.locktag_field2;
-	return InvalidOid;
 }
 
 /*
@@ -1153,12 +1163,10 @@ mg_check_statement(MGCheckState *st, MGScriptStmt *s)
 	}
 	PG_CATCH();
 	{
-		/* Read the lock we waited for before the abort cleans it up. */
-		Oid			lock_relid = mg_awaited_relation(st);
 		ErrorData  *edata = mg_catch_error(cxt, owner, true);
 
+		mg_report_error(st, edata, st->waiting_relid, s->parsetree != NULL);
 		st->waiting_relid = InvalidOid;
-		mg_report_error(st, edata, lock_relid, s->parsetree != NULL);
 	}
 	PG_END_TRY();
 	mg_check_flush(st);
