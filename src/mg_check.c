@@ -296,7 +296,8 @@ mg_catch_error(MemoryContext cxt, ResourceOwner owner, bool lock_wait_ok)
 /*
  * Skip whitespace and comments (nested, as the server's lexer reads them)
  * at the start of a statement, so that its text and line number start at its
- * first token.  Never reads past end.
+ * first token.  Never reads past end.  A comment that is never closed is
+ * where the statement starts: parsing it gives the error.
  */
 static const char *
 mg_skip_blank(const char *p, const char *end)
@@ -312,6 +313,7 @@ mg_skip_blank(const char *p, const char *end)
 		}
 		else if (p + 1 < end && p[0] == '/' && p[1] == '*')
 		{
+			const char *open = p;
 			int			depth = 1;
 
 			p += 2;
@@ -330,6 +332,9 @@ mg_skip_blank(const char *p, const char *end)
 				else
 					p++;
 			}
+			/* An unclosed comment is not blank: the parser must see it. */
+			if (depth > 0)
+				return open;
 		}
 		else
 			break;
