@@ -76,7 +76,7 @@ my $holder = $primary->background_psql('postgres');
 $holder->query_safe('BEGIN; LOCK TABLE '
 	  . join(', ', map { "l$_" } 1 .. 20)
 	  . ' IN ACCESS EXCLUSIVE MODE');
-my $locked_script = join(' ', map { "CREATE INDEX ON l$_ (id);" } 1 .. 20);
+my $locked_script = join(" ", map { "ALTER TABLE l$_ ALTER COLUMN id TYPE bigint;" } 1 .. 20);
 
 # Runs SQL in psql, in the background; returns the harness and output refs.
 sub start_psql
