@@ -816,20 +816,34 @@ mg_check_create_privilege(MGCheckState *st, const RangeVar *rv)
 static bool
 mg_check_lock(MGCheckState *st, Oid relid)
 {
-	if (ConditionalLockRelationOid(relid, AccessShareLock))
-		return true;
-	if (hash_search(st->lock_failed, &relid, HASH_FIND, NULL) != NULL)
+	if (!ConditionalLockRelationOid(relid, AccessShareLock))
 	{
-		mg_check_row(st, "lock_wait", "error", mg_relation_name(relid), NULL,
-					 AccessShareLock,
-					 psprintf("relation \"%s\" is still locked by another session",
-							  mg_relation_name(relid)),
-					 "An earlier statement of this script already waited for it.  migration_guard.blockers() lists the sessions in the way.");
+		if (hash_search(st->lock_failed, &relid, HASH_FIND, NULL) != NULL)
+		{
+			mg_check_row(st, "lock_wait", "error", mg_relation_name(relid), NULL,
+						 AccessShareLock,
+						 psprintf("relation \"%s\" is still locked by another session",
+								  mg_relation_name(relid)),
+						 "An earlier statement of this script already waited for it.  migration_guard.blockers() lists the sessions in the way.");
+			return false;
+		}
+		st->waiting_relid = relid;
+		LockRelationOid(relid, AccessShareLock);
+		st->waiting_relid = InvalidOid;
+	}
+
+	/*
+	 * Dropped between the name lookup and the lock (the session we waited
+	 * for may have dropped it): the lock has read the invalidations, so the
+	 * syscache now knows.
+	 */
+	if (get_rel_relkind(relid) == '\0')
+	{
+		mg_check_row(st, NULL, "error", NULL, NULL, NoLock,
+					 "relation was dropped by another session while being checked",
+					 NULL);
 		return false;
 	}
-	st->waiting_relid = relid;
-	LockRelationOid(relid, AccessShareLock);
-	st->waiting_relid = InvalidOid;
 	return true;
 }
 
