@@ -134,6 +134,17 @@ ALTER TABLE t ATTACH PARTITION p3 FOR VALUES IN (1);
 ALTER TABLE parted ATTACH PARTITION no_such_part FOR VALUES IN (2);
 $$);
 DROP TABLE parted;
+-- DROP and TRUNCATE need their relations; dropped ones are gone for the
+-- statements after them, until the script creates them again.
+SELECT stmt_no, verdict, relation, message FROM migration_guard.check($$
+DROP TABLE no_such_table;
+DROP TABLE IF EXISTS no_such_table, t;
+TRUNCATE no_such_table;
+CREATE INDEX ON t (v);
+TRUNCATE t;
+CREATE TABLE t (id int);
+CREATE INDEX ON t (id);
+$$);
 
 -- check() leaves lock_timeout as it was, and audits nothing.
 SET lock_timeout = '7s';

@@ -89,7 +89,11 @@
 /* Lock wait bound when migration_guard.lock_timeout is 0 (disabled) */
 #define MG_CHECK_LOCK_TIMEOUT_MS 1000
 
-/* After this many lexical errors, the rest of the script is one piece. */
+/*
+ * After this many lexical errors, the rest of the script is one piece: each
+ * resumed scan copies the rest of the script, so without a bound a script
+ * made of lexical errors would take quadratic time.
+ */
 #define MG_MAX_LEX_ERRORS 1000
 
 /* One statement of the script */
@@ -139,6 +143,7 @@ typedef struct MGCheckState
 	HTAB	   *created;		/* MGCreatedEntry */
 	HTAB	   *columns;		/* MGColumnEntry */
 	HTAB	   *lock_failed;	/* OIDs whose lock wait timed out */
+	HTAB	   *dropped;		/* OIDs of relations the script drops */
 	int			lock_timeout_ms;	/* bound on each lock wait */
 	Oid			waiting_relid;	/* relation being locked, for the report */
 	/* incremental position: line and character count at scan_pos */
@@ -808,6 +813,30 @@ mg_check_create_privilege(MGCheckState *st, const RangeVar *rv)
 }
 
 /*
+ * The OID of an existing relation the script has not dropped, or
+ * InvalidOid.
+ */
+static Oid
+mg_existing_relation(MGCheckState *st, RangeVar *rv)
+{
+	Oid			relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK,
+												 NULL, NULL);
+
+	if (OidIsValid(relid) &&
+		hash_search(st->dropped, &relid, HASH_FIND, NULL) != NULL)
+		return InvalidOid;
+	return relid;
+}
+
+static void
+mg_report_missing_relation(MGCheckState *st, const RangeVar *rv)
+{
+	mg_check_row(st, NULL, "error", rv->relname, NULL, NoLock,
+				 psprintf("relation \"%s\" does not exist", rv->relname),
+				 "Create it first, or check the search_path of the migration role.");
+}
+
+/*
  * Take ACCESS SHARE on a relation the statement is about, to read its
  * definition, waiting at most lock_timeout.  A relation whose lock wait
  * already timed out in this call is not waited for again: if it is still
@@ -888,12 +917,10 @@ mg_check_create_parents(MGCheckState *st, CreateStmt *cs)
 
 		if (mg_created_in_script(st, parent))
 			continue;
-		relid = RangeVarGetRelidExtended(parent, NoLock, RVR_MISSING_OK, NULL, NULL);
+		relid = mg_existing_relation(st, parent);
 		if (!OidIsValid(relid))
 		{
-			mg_check_row(st, NULL, "error", parent->relname, NULL, NoLock,
-						 psprintf("relation \"%s\" does not exist", parent->relname),
-						 "Create it first, or check the search_path of the migration role.");
+			mg_report_missing_relation(st, parent);
 			return false;
 		}
 		if (!mg_check_lock(st, relid))
@@ -939,14 +966,69 @@ mg_check_attach(MGCheckState *st, AlterTableStmt *ats, Oid relid)
 		}
 		part = ((PartitionCmd *) cmd->def)->name;
 		if (!mg_created_in_script(st, part) &&
-			!OidIsValid(RangeVarGetRelidExtended(part, NoLock, RVR_MISSING_OK,
-												 NULL, NULL)))
+			!OidIsValid(mg_existing_relation(st, part)))
 		{
-			mg_check_row(st, NULL, "error", part->relname, NULL, NoLock,
-						 psprintf("relation \"%s\" does not exist", part->relname),
-						 "Create it first, or check the search_path of the migration role.");
+			mg_report_missing_relation(st, part);
 			return false;
 		}
+	}
+	return true;
+}
+
+/*
+ * DROP TABLE, INDEX, VIEW, ... and TRUNCATE: every relation must exist,
+ * unless IF EXISTS.  Dropped relations are remembered: the statements after
+ * the drop cannot use them.  Returns false if an error row was emitted.
+ */
+static bool
+mg_check_relation_list(MGCheckState *st, Node *stmt)
+{
+	List	   *rvs = NIL;
+	bool		missing_ok = false;
+	bool		drops = false;
+	ListCell   *lc;
+
+	if (IsA(stmt, TruncateStmt))
+		rvs = ((TruncateStmt *) stmt)->relations;
+	else if (IsA(stmt, DropStmt))
+	{
+		DropStmt   *ds = (DropStmt *) stmt;
+
+		switch (ds->removeType)
+		{
+			case OBJECT_TABLE:
+			case OBJECT_INDEX:
+			case OBJECT_VIEW:
+			case OBJECT_MATVIEW:
+			case OBJECT_FOREIGN_TABLE:
+			case OBJECT_SEQUENCE:
+				break;
+			default:
+				return true;
+		}
+		foreach(lc, ds->objects)
+			rvs = lappend(rvs, makeRangeVarFromNameList((List *) lfirst(lc)));
+		missing_ok = ds->missing_ok;
+		drops = true;
+	}
+
+	foreach(lc, rvs)
+	{
+		RangeVar   *rv = lfirst_node(RangeVar, lc);
+		Oid			relid;
+
+		if (mg_created_in_script(st, rv))
+			continue;
+		relid = mg_existing_relation(st, rv);
+		if (!OidIsValid(relid))
+		{
+			if (missing_ok)
+				continue;
+			mg_report_missing_relation(st, rv);
+			return false;
+		}
+		if (drops)
+			(void) hash_search(st->dropped, &relid, HASH_ENTER, NULL);
 	}
 	return true;
 }
@@ -968,6 +1050,8 @@ mg_check_prerequisites(MGCheckState *st, Node *stmt)
 	if (IsA(stmt, CreateStmt))
 		return mg_check_create_parents(st, (CreateStmt *) stmt) &&
 			mg_check_create_privilege(st, ((CreateStmt *) stmt)->relation);
+	if (IsA(stmt, DropStmt) || IsA(stmt, TruncateStmt))
+		return mg_check_relation_list(st, stmt);
 
 	rv = mg_statement_relation(stmt, &missing_ok);
 	if (rv == NULL)
@@ -979,14 +1063,12 @@ mg_check_prerequisites(MGCheckState *st, Node *stmt)
 					 NULL);
 		return false;
 	}
-	relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, NULL, NULL);
+	relid = mg_existing_relation(st, rv);
 	if (!OidIsValid(relid))
 	{
 		if (missing_ok)
 			return true;
-		mg_check_row(st, NULL, "error", rv->relname, NULL, NoLock,
-					 psprintf("relation \"%s\" does not exist", rv->relname),
-					 "Create it first, or check the search_path of the migration role.");
+		mg_report_missing_relation(st, rv);
 		return false;
 	}
 	if (!mg_check_lock(st, relid) || !mg_check_lock_inheritors(st, rv, relid))
@@ -1237,6 +1319,8 @@ mg_check_create_hashes(MGCheckState *st)
 	ctl.entrysize = sizeof(Oid);
 	st->lock_failed = hash_create("migration_guard check locks", 16, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	st->dropped = hash_create("migration_guard check drops", 16, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
 /*
