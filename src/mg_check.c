@@ -679,10 +679,10 @@ mg_report_missing_column(MGCheckState *st, Oid relid, const char *colname)
  * The column references of an ALTER TABLE, read from the catalog and from
  * what the script did before: PostgreSQL rejects a statement that alters or
  * drops a column that does not exist, or adds one that does.  Columns the
- * statement adds are noted for the statements after it; the note is kept
- * even if a later subcommand fails, like the hook's view of the script, since
- * a statement that fails rolls back as a whole and a real run would stop
- * there anyway.  Returns false if an error row was emitted.
+ * statement adds or drops are noted for the statements after it, even when
+ * one of its other subcommands is an error: a real run would stop the
+ * script at this statement, so what comes after is moot.  Returns false if
+ * an error row was emitted.
  */
 static bool
 mg_check_alter_columns(MGCheckState *st, AlterTableStmt *ats, Oid relid)
