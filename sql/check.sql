@@ -134,6 +134,14 @@ ALTER TABLE t ATTACH PARTITION p3 FOR VALUES IN (1);
 ALTER TABLE parted ATTACH PARTITION no_such_part FOR VALUES IN (2);
 $$);
 DROP TABLE parted;
+-- Index and constraint columns must exist too.
+SELECT stmt_no, verdict, rule, message FROM migration_guard.check($$
+CREATE INDEX ON t (nope);
+CREATE INDEX ON t (id) INCLUDE (nope);
+ALTER TABLE t ADD PRIMARY KEY (nope);
+ALTER TABLE t ADD FOREIGN KEY (nope) REFERENCES t (id);
+ALTER TABLE t ADD COLUMN k int, ADD UNIQUE (k);
+$$);
 -- DROP and TRUNCATE need their relations; dropped ones are gone for the
 -- statements after them, until the script creates them again.
 SELECT stmt_no, verdict, relation, message FROM migration_guard.check($$

@@ -757,6 +757,61 @@ mg_check_alter_columns(MGCheckState *st, AlterTableStmt *ats, Oid relid)
 }
 
 /*
+ * Columns named in a list of String (a constraint's keys) or of IndexElem
+ * (an index's columns; expressions are not looked at) must exist.  Returns
+ * false if an error row was emitted.
+ */
+static bool
+mg_check_column_list(MGCheckState *st, Oid relid, List *columns)
+{
+	ListCell   *lc;
+
+	foreach(lc, columns)
+	{
+		Node	   *n = (Node *) lfirst(lc);
+		const char *colname = NULL;
+
+		if (IsA(n, String))
+			colname = strVal(n);
+		else if (IsA(n, IndexElem))
+			colname = ((IndexElem *) n)->name;
+		if (colname != NULL && !mg_column_exists(st, relid, colname))
+		{
+			mg_report_missing_column(st, relid, colname);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * The columns of a PRIMARY KEY, UNIQUE, EXCLUDE or FOREIGN KEY constraint
+ * added by ALTER TABLE.
+ */
+static bool
+mg_check_constraint_columns(MGCheckState *st, AlterTableStmt *ats, Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, ats->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+		Constraint *con;
+
+		if (!MG_AT_IS_ADD_CONSTRAINT(cmd->subtype) || !IsA(cmd->def, Constraint))
+			continue;
+		con = (Constraint *) cmd->def;
+		if (con->indexname != NULL)
+			continue;			/* USING INDEX: the index has the columns */
+		if (!mg_check_column_list(st, relid, con->keys) ||
+			!mg_check_column_list(st, relid, con->including) ||
+			!mg_check_column_list(st, relid, con->fk_attrs))
+			return false;
+	}
+	return true;
+}
+
+/*
  * RENAME COLUMN: the old name must exist and the new one must not.
  */
 static bool
@@ -1080,7 +1135,11 @@ mg_check_prerequisites(MGCheckState *st, Node *stmt)
 							  GetUserNameFromId(GetUserId(), false)));
 	if (IsA(stmt, AlterTableStmt))
 		return mg_check_alter_columns(st, (AlterTableStmt *) stmt, relid) &&
+			mg_check_constraint_columns(st, (AlterTableStmt *) stmt, relid) &&
 			mg_check_attach(st, (AlterTableStmt *) stmt, relid);
+	if (IsA(stmt, IndexStmt))
+		return mg_check_column_list(st, relid, ((IndexStmt *) stmt)->indexParams) &&
+			mg_check_column_list(st, relid, ((IndexStmt *) stmt)->indexIncludingParams);
 	if (IsA(stmt, RenameStmt) &&
 		((RenameStmt *) stmt)->renameType == OBJECT_COLUMN)
 		return mg_check_rename_column(st, (RenameStmt *) stmt, relid);
