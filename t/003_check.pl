@@ -129,7 +129,7 @@ like($rows, qr/^1\|error\|lock_wait\|public\.l1\|could not check: waited 200 ms 
 like($rows, qr/^2\|reject\|blocking_index_build\|public\.big\|/m, 'the next statement is still checked');
 like($rows, qr/^3\|error\|lock_wait\|public\.l1\|relation "public\.l1" is still locked/m,
 	'a table that already timed out is not waited for again');
-like($rows, qr/^4\|error\|lock_wait\|public\.l2\|/m, 'another locked table is');
+like($rows, qr/^4\|error\|lock_wait\|public\.l2\|/m, 'another locked table is waited for and reported too');
 cmp_ok($elapsed, '<', 5, 'two short waits, not forever');
 
 $t0 = time;
