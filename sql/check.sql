@@ -154,6 +154,20 @@ CREATE TABLE t (id int);
 CREATE INDEX ON t (id);
 $$);
 
+-- A table renamed by the script is followed: known by its new name only
+-- (and reported by its catalog name).
+SELECT stmt_no, verdict, rule, relation, message FROM migration_guard.check($$
+ALTER TABLE t RENAME TO t_old;
+CREATE INDEX ON t (v);
+CREATE INDEX ON t_old (v);
+ALTER TABLE t_old RENAME TO t_older;
+ALTER TABLE t_old ADD COLUMN a int;
+ALTER TABLE t_older RENAME TO check_;
+CREATE TABLE t (id int);
+ALTER TABLE t RENAME TO t_new;
+CREATE INDEX ON t_new (id);
+$$);
+
 -- check() leaves lock_timeout as it was, and audits nothing.
 SET lock_timeout = '7s';
 SELECT count(*) AS audited_before FROM migration_guard.audit \gset

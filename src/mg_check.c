@@ -66,6 +66,7 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "mb/pg_wchar.h"
+#include "nodes/makefuncs.h"
 #include "miscadmin.h"
 #include "parser/parser.h"
 #include "parser/scanner.h"
@@ -132,6 +133,20 @@ typedef struct MGColumnEntry
 	bool		exists;
 } MGColumnEntry;
 
+/* A relation the script dropped, or renamed (then only its old name is gone) */
+typedef struct MGGoneEntry
+{
+	Oid			relid;			/* hash key */
+	bool		dropped;
+} MGGoneEntry;
+
+/* A relation's new name, given by the script */
+typedef struct MGRenamedEntry
+{
+	char		relname[NAMEDATALEN];	/* hash key */
+	Oid			relid;			/* InvalidOid once renamed again */
+} MGRenamedEntry;
+
 /* Output state */
 typedef struct MGCheckState
 {
@@ -143,7 +158,8 @@ typedef struct MGCheckState
 	HTAB	   *created;		/* MGCreatedEntry */
 	HTAB	   *columns;		/* MGColumnEntry */
 	HTAB	   *lock_failed;	/* OIDs whose lock wait timed out */
-	HTAB	   *dropped;		/* OIDs of relations the script drops */
+	HTAB	   *gone;			/* MGGoneEntry */
+	HTAB	   *renamed;		/* MGRenamedEntry */
 	int			lock_timeout_ms;	/* bound on each lock wait */
 	Oid			waiting_relid;	/* relation being locked, for the report */
 	/* incremental position: line and character count at scan_pos */
@@ -599,23 +615,14 @@ mg_created_in_script(MGCheckState *st, const RangeVar *rv)
 	return false;
 }
 
-/*
- * Remember the tables a statement creates, for the statements after it.
- */
+/* Remember a new table by name */
 static void
-mg_note_created(MGCheckState *st, Node *stmt)
+mg_note_created_rv(MGCheckState *st, const RangeVar *rv)
 {
-	RangeVar   *rv = NULL;
 	MGCreatedEntry *e;
 	char		key[NAMEDATALEN];
 	bool		found;
 
-	if (IsA(stmt, CreateStmt))
-		rv = ((CreateStmt *) stmt)->relation;
-	else if (IsA(stmt, CreateTableAsStmt))
-		rv = ((CreateTableAsStmt *) stmt)->into->rel;
-	if (rv == NULL)
-		return;
 	strlcpy(key, rv->relname, NAMEDATALEN);
 	e = hash_search(st->created, key, HASH_ENTER, &found);
 	if (!found)
@@ -632,6 +639,22 @@ mg_note_created(MGCheckState *st, Node *stmt)
 		e->schemas = lappend(e->schemas, pstrdup(rv->schemaname));
 		MemoryContextSwitchTo(old);
 	}
+}
+
+/*
+ * Remember the tables a statement creates, for the statements after it.
+ */
+static void
+mg_note_created(MGCheckState *st, Node *stmt)
+{
+	RangeVar   *rv = NULL;
+
+	if (IsA(stmt, CreateStmt))
+		rv = ((CreateStmt *) stmt)->relation;
+	else if (IsA(stmt, CreateTableAsStmt))
+		rv = ((CreateTableAsStmt *) stmt)->into->rel;
+	if (rv != NULL)
+		mg_note_created_rv(st, rv);
 }
 
 /*
@@ -868,19 +891,77 @@ mg_check_create_privilege(MGCheckState *st, const RangeVar *rv)
 }
 
 /*
- * The OID of an existing relation the script has not dropped, or
- * InvalidOid.
+ * The OID of an existing relation, by the name it has at this point of the
+ * script: a relation the script renamed is found by its new name (*renamed
+ * is then set: the catalog does not know that name), not by its old one;
+ * one it dropped is not found.  InvalidOid if there is none.
  */
 static Oid
-mg_existing_relation(MGCheckState *st, RangeVar *rv)
+mg_existing_relation(MGCheckState *st, RangeVar *rv, bool *renamed)
 {
-	Oid			relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK,
-												 NULL, NULL);
+	char		key[NAMEDATALEN];
+	MGRenamedEntry *e;
+	Oid			relid;
 
+	if (renamed)
+		*renamed = false;
+	strlcpy(key, rv->relname, NAMEDATALEN);
+	e = hash_search(st->renamed, key, HASH_FIND, NULL);
+	if (e != NULL && OidIsValid(e->relid))
+	{
+		char	   *nspname = get_namespace_name(get_rel_namespace(e->relid));
+		MGGoneEntry *g = hash_search(st->gone, &e->relid, HASH_FIND, NULL);
+
+		if ((rv->schemaname == NULL ||
+			 (nspname != NULL && strcmp(nspname, rv->schemaname) == 0)) &&
+			(g == NULL || !g->dropped))
+		{
+			if (renamed)
+				*renamed = true;
+			return e->relid;
+		}
+	}
+	relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, NULL, NULL);
 	if (OidIsValid(relid) &&
-		hash_search(st->dropped, &relid, HASH_FIND, NULL) != NULL)
+		hash_search(st->gone, &relid, HASH_FIND, NULL) != NULL)
 		return InvalidOid;
 	return relid;
+}
+
+/*
+ * ALTER TABLE/INDEX/VIEW/... RENAME TO: the new name must be free; the
+ * statements after it know the relation by that name only.  Returns false
+ * if an error row was emitted.
+ */
+static bool
+mg_note_rename(MGCheckState *st, Oid relid, const char *oldname,
+			   const char *newname)
+{
+	RangeVar   *newrv = makeRangeVar(get_namespace_name(get_rel_namespace(relid)),
+									 pstrdup(newname), -1);
+	char		key[NAMEDATALEN];
+	MGRenamedEntry *e;
+	MGGoneEntry *g;
+
+	if (OidIsValid(mg_existing_relation(st, newrv, NULL)) ||
+		mg_created_in_script(st, newrv))
+	{
+		mg_check_row(st, NULL, "error", mg_relation_name(relid), NULL, NoLock,
+					 psprintf("relation \"%s\" already exists", newname),
+					 NULL);
+		return false;
+	}
+	/* The catalog name is gone; so is a name the script gave it before. */
+	g = hash_search(st->gone, &relid, HASH_ENTER, NULL);
+	g->dropped = false;
+	strlcpy(key, oldname, NAMEDATALEN);
+	e = hash_search(st->renamed, key, HASH_FIND, NULL);
+	if (e != NULL && e->relid == relid)
+		e->relid = InvalidOid;
+	strlcpy(key, newname, NAMEDATALEN);
+	e = hash_search(st->renamed, key, HASH_ENTER, NULL);
+	e->relid = relid;
+	return true;
 }
 
 static void
@@ -972,7 +1053,7 @@ mg_check_create_parents(MGCheckState *st, CreateStmt *cs)
 
 		if (mg_created_in_script(st, parent))
 			continue;
-		relid = mg_existing_relation(st, parent);
+		relid = mg_existing_relation(st, parent, NULL);
 		if (!OidIsValid(relid))
 		{
 			mg_report_missing_relation(st, parent);
@@ -1021,7 +1102,7 @@ mg_check_attach(MGCheckState *st, AlterTableStmt *ats, Oid relid)
 		}
 		part = ((PartitionCmd *) cmd->def)->name;
 		if (!mg_created_in_script(st, part) &&
-			!OidIsValid(mg_existing_relation(st, part)))
+			!OidIsValid(mg_existing_relation(st, part, NULL)))
 		{
 			mg_report_missing_relation(st, part);
 			return false;
@@ -1074,7 +1155,7 @@ mg_check_relation_list(MGCheckState *st, Node *stmt)
 
 		if (mg_created_in_script(st, rv))
 			continue;
-		relid = mg_existing_relation(st, rv);
+		relid = mg_existing_relation(st, rv, NULL);
 		if (!OidIsValid(relid))
 		{
 			if (missing_ok)
@@ -1083,9 +1164,33 @@ mg_check_relation_list(MGCheckState *st, Node *stmt)
 			return false;
 		}
 		if (drops)
-			(void) hash_search(st->dropped, &relid, HASH_ENTER, NULL);
+		{
+			MGGoneEntry *g = hash_search(st->gone, &relid, HASH_ENTER, NULL);
+
+			g->dropped = true;
+		}
 	}
 	return true;
+}
+
+/* Is this a RENAME TO of a relation (not of a column, constraint, ...)? */
+static bool
+mg_is_relation_rename(Node *stmt)
+{
+	if (!IsA(stmt, RenameStmt))
+		return false;
+	switch (((RenameStmt *) stmt)->renameType)
+	{
+		case OBJECT_TABLE:
+		case OBJECT_INDEX:
+		case OBJECT_VIEW:
+		case OBJECT_MATVIEW:
+		case OBJECT_FOREIGN_TABLE:
+		case OBJECT_SEQUENCE:
+			return true;
+		default:
+			return false;
+	}
 }
 
 /*
@@ -1094,12 +1199,18 @@ mg_check_relation_list(MGCheckState *st, Node *stmt)
  * duplicate column, a partition of a table that is not partitioned, a
  * missing privilege.  Takes the statement's lock on its relation.  Returns
  * false if the statement is done with (rows emitted, no analysis to do).
+ *
+ * A statement on a relation the script renamed gets, in *stmtp, a copy of
+ * itself that names the relation as the catalog does, for the rules.
  */
 static bool
-mg_check_prerequisites(MGCheckState *st, Node *stmt)
+mg_check_prerequisites(MGCheckState *st, Node **stmtp)
 {
+	Node	   *stmt = *stmtp;
 	RangeVar   *rv;
 	bool		missing_ok;
+	bool		renamed;
+	const char *written;
 	Oid			relid;
 
 	if (IsA(stmt, CreateStmt))
@@ -1113,18 +1224,29 @@ mg_check_prerequisites(MGCheckState *st, Node *stmt)
 		return true;
 	if (mg_created_in_script(st, rv))
 	{
+		if (mg_is_relation_rename(stmt))
+			mg_note_created_rv(st, makeRangeVar(rv->schemaname,
+												((RenameStmt *) stmt)->newname, -1));
 		mg_check_row(st, NULL, "ok", rv->relname, NULL, NoLock,
 					 "works on a table created earlier in this script: new and empty, and invisible to other sessions until commit",
 					 NULL);
 		return false;
 	}
-	relid = mg_existing_relation(st, rv);
+	written = rv->relname;
+	relid = mg_existing_relation(st, rv, &renamed);
 	if (!OidIsValid(relid))
 	{
 		if (missing_ok)
 			return true;
 		mg_report_missing_relation(st, rv);
 		return false;
+	}
+	if (renamed)
+	{
+		*stmtp = stmt = copyObject(stmt);
+		rv = mg_statement_relation(stmt, &missing_ok);
+		rv->schemaname = get_namespace_name(get_rel_namespace(relid));
+		rv->relname = get_rel_name(relid);
 	}
 	if (!mg_check_lock(st, relid) || !mg_check_lock_inheritors(st, rv, relid))
 		return false;
@@ -1143,6 +1265,8 @@ mg_check_prerequisites(MGCheckState *st, Node *stmt)
 	if (IsA(stmt, RenameStmt) &&
 		((RenameStmt *) stmt)->renameType == OBJECT_COLUMN)
 		return mg_check_rename_column(st, (RenameStmt *) stmt, relid);
+	if (mg_is_relation_rename(stmt))
+		return mg_note_rename(st, relid, written, ((RenameStmt *) stmt)->newname);
 	return true;
 }
 
@@ -1178,7 +1302,7 @@ mg_check_parsed(MGCheckState *st, Node *stmt, const char *source)
 			break;
 	}
 
-	if (!mg_check_prerequisites(st, stmt))
+	if (!mg_check_prerequisites(st, &stmt))
 		return;
 
 	analysis.command = GetCommandTagName(CreateCommandTag(stmt));
@@ -1378,8 +1502,14 @@ mg_check_create_hashes(MGCheckState *st)
 	ctl.entrysize = sizeof(Oid);
 	st->lock_failed = hash_create("migration_guard check locks", 16, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	st->dropped = hash_create("migration_guard check drops", 16, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.entrysize = sizeof(MGGoneEntry);
+	st->gone = hash_create("migration_guard check drops", 16, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	ctl.keysize = NAMEDATALEN;
+	ctl.entrysize = sizeof(MGRenamedEntry);
+	st->renamed = hash_create("migration_guard check renames", 16, &ctl,
+							  HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
 }
 
 /*
