@@ -8,6 +8,7 @@ OBJS = \
 	src/mg_audit.o \
 	src/mg_audit_sql.o \
 	src/mg_check.o \
+	src/mg_check_catalog.o \
 	src/mg_lock_timeout.o \
 	src/mg_policy.o \
 	src/mg_rules_alter_table.o \
