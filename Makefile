@@ -9,6 +9,7 @@ OBJS = \
 	src/mg_audit_file.o \
 	src/mg_audit_sql.o \
 	src/mg_check.o \
+	src/mg_check_catalog.o \
 	src/mg_exempt.o \
 	src/mg_lock_timeout.o \
 	src/mg_permission.o \

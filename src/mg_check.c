@@ -7,21 +7,45 @@
  * The script is parsed with this server's own grammar and every statement
  * goes through the same rule engine and the same policy decision as the
  * ProcessUtility hook (mg_analyze_statement() and mg_decide()), so the
- * preflight and the hook cannot disagree.  Nothing is executed, audited or
- * written; the only locks are the ACCESS SHARE locks the rules take to read
- * a table's definition, released at once; it works on a hot standby.
+ * preflight and the hook cannot disagree.  Nothing is executed, evaluated,
+ * audited or written; the only locks are the ACCESS SHARE locks needed to
+ * read a table's definition, held until the statement's subtransaction is
+ * rolled back; it works on a hot standby.
  *
  * Each statement is analysed in its own subtransaction, so that an error in
- * one (a syntax error, a missing type) becomes an "error" row and the others
- * are still analysed.  The subtransaction is always rolled back: nothing it
- * did survives.
+ * one (a syntax error, a missing column) becomes an "error" row and the
+ * others are still analysed.  The subtransaction is always rolled back:
+ * nothing it did survives.  Only errors that describe the statement become
+ * rows (see mg_is_statement_error); a cancel, statement_timeout, shutdown,
+ * out of memory or an internal error ends the whole call, as it would end
+ * any other query.
+ *
+ * Lock waits are bounded: the call runs with lock_timeout set to
+ * migration_guard.lock_timeout (1 s if that is 0, the session's lock_timeout
+ * if stricter).  The statement's relation, and its partitions and children
+ * when it recurses, are locked first (mg_check_catalog.c), so that a
+ * statement whose table is locked by another session gets a "lock_wait" row
+ * naming the relation, and the check goes on; later statements on a
+ * relation that already timed out do not wait again.  (A wait inside the rules, on a relation not known
+ * here, gets a lock_wait row without a relation name: by the time the error
+ * arrives, the lock manager has forgotten which lock it was.)
  *
  * If the whole script parses, statement boundaries come from the parser;
  * otherwise the script is cut at top-level semicolons with the server's own
- * lexer, and each piece is parsed on its own.
+ * lexer, and each piece is parsed on its own.  A lexical error (an
+ * unterminated quote or comment, trailing junk after a number) only affects
+ * its own piece: an unterminated token swallows the rest of the script, as
+ * it would on the server, and becomes one error row; after any other lexical
+ * error the cut resumes at the next semicolon.
  *
- * Tables created earlier in the script are known: later statements on them
- * work on a new, empty table that no other session can see yet.
+ * Before the rules, mg_check_catalog.c reports what PostgreSQL would reject
+ * (missing relations and columns, say), from the catalog as the script has
+ * changed it so far: tables created earlier in the script are new and
+ * empty, columns and relations it added, renamed or dropped are known.
+ *
+ * Everything is linear in the size of the script: lines and characters are
+ * counted incrementally, the script's own tables and columns are in hash
+ * tables, and each statement's memory is freed after it.
  *
  * Copyright (c) 2026, migration_guard developers
  *
@@ -33,27 +57,38 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
-#include "catalog/pg_namespace.h"
+#include "common/hashfn.h"
 #include "common/keywords.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "parser/parser.h"
 #include "parser/scanner.h"
+#include "storage/proc.h"
 #include "tcop/utility.h"
-#include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/lsyscache.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/tuplestore.h"
 
 #include "migration_guard.h"
+#include "mg_check.h"
 #include "mg_compat.h"
 
 #define MG_CHECK_COLUMNS 11
+
+/* Lock wait bound when migration_guard.lock_timeout is 0 (disabled) */
+#define MG_CHECK_LOCK_TIMEOUT_MS 1000
+
+/*
+ * After this many lexical errors, the rest of the script is one piece: each
+ * resumed scan copies the rest of the script, so without a bound a script
+ * made of lexical errors would take quadratic time.
+ */
+#define MG_MAX_LEX_ERRORS 1000
 
 /* One statement of the script */
 typedef struct MGScriptStmt
@@ -70,30 +105,19 @@ typedef struct MGCheckRow
 	bool		nulls[MG_CHECK_COLUMNS];
 } MGCheckRow;
 
-/* Output state */
-typedef struct MGCheckState
-{
-	ReturnSetInfo *rsinfo;
-	MemoryContext cxt;			/* per-query: outlives the subtransactions */
-	List	   *pending;		/* MGCheckRow * of the current statement */
-	const char *script;
-	List	   *created;		/* "schema.name" or "name" of new tables */
-	int			stmt_no;
-	int			line;
-	char	   *text;
-} MGCheckState;
 
 /*
- * Queue one row.  Rows are put into the tuplestore only after the
- * statement's subtransaction: a tuplestore that spills to disk while a
- * subtransaction is current would tie its file to that subtransaction.
+ * Queue one row, in the statement's memory context.  Rows are put into the
+ * tuplestore only after the statement's subtransaction: a tuplestore that
+ * spills to disk while a subtransaction is current would tie its file to
+ * that subtransaction.
  */
-static void
+void
 mg_check_row(MGCheckState *st, const char *rule, const char *verdict,
 			 const char *relation, const MGRelSize *size, LOCKMODE lockmode,
 			 const char *message, const char *hint)
 {
-	MemoryContext old = MemoryContextSwitchTo(st->cxt);
+	MemoryContext old = MemoryContextSwitchTo(st->stmt_cxt);
 	MGCheckRow *row = palloc(sizeof(MGCheckRow));
 	Datum	   *values = row->values;
 	bool	   *nulls = row->nulls;
@@ -135,7 +159,8 @@ mg_check_row(MGCheckState *st, const char *rule, const char *verdict,
 }
 
 /*
- * Put the queued rows into the result.
+ * Put the queued rows into the result, then free everything the statement
+ * allocated.
  */
 static void
 mg_check_flush(MGCheckState *st)
@@ -148,15 +173,86 @@ mg_check_flush(MGCheckState *st)
 
 		tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc,
 							 row->values, row->nulls);
-		pfree(row);
 	}
-	list_free(st->pending);
 	st->pending = NIL;
+	st->text = NULL;
+	MemoryContextReset(st->stmt_cxt);
 }
 
 /*
- * Skip whitespace and comments at the start of a statement, so that its
- * text and line number start at its first token.
+ * Does this error describe the statement (PostgreSQL would reject it), so
+ * that it belongs in the report as an "error" row?
+ *
+ * Only these classes do: syntax and access rules (42: undefined objects,
+ * missing privileges, wrong object types), feature not supported (0A), data
+ * exceptions (22: invalid input, bad encoding), integrity and dependency
+ * rules (23, 2B), invalid schema, catalog, grantor or role names (3F, 3D, 0L,
+ * 0P), cardinality (21), program limits of the statement (54: too complex,
+ * too many columns) and objects not in the state it needs (55, except lock
+ * waits, reported on their own).
+ *
+ * Everything else says that the check itself cannot go on, and is
+ * re-thrown: query cancel and statement_timeout (57014) and the rest of
+ * class 57 (shutdown, crash of another backend); insufficient resources (53:
+ * out of memory, disk full, out of shared memory for locks), where carrying on
+ * would fail again or hide the real problem behind thousands of rows; system
+ * and internal errors (58, XX); transaction rollbacks (40: a deadlock or
+ * serialization failure is the calling transaction's, not the statement's);
+ * and any class not listed.  FATAL and PANIC never come back here.
+ */
+static bool
+mg_is_statement_error(int sqlerrcode)
+{
+	if (sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+		return false;
+	switch (ERRCODE_TO_CATEGORY(sqlerrcode))
+	{
+		case ERRCODE_FEATURE_NOT_SUPPORTED:
+		case ERRCODE_INVALID_GRANTOR:
+		case ERRCODE_INVALID_ROLE_SPECIFICATION:
+		case ERRCODE_CARDINALITY_VIOLATION:
+		case ERRCODE_DATA_EXCEPTION:
+		case ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION:
+		case ERRCODE_DEPENDENT_PRIVILEGE_DESCRIPTORS_STILL_EXIST:
+		case ERRCODE_INVALID_CATALOG_NAME:
+		case ERRCODE_INVALID_SCHEMA_NAME:
+		case ERRCODE_SYNTAX_ERROR_OR_ACCESS_RULE_VIOLATION:
+		case ERRCODE_PROGRAM_LIMIT_EXCEEDED:
+		case ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Catch-block helper: copy the current error into the statement's context,
+ * roll back the subtransaction and, unless it is a statement error (or a
+ * lock wait, when lock_wait_ok), re-throw it: the whole call ends.
+ */
+static ErrorData *
+mg_catch_error(MemoryContext cxt, ResourceOwner owner, bool lock_wait_ok)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+
+	if (!mg_is_statement_error(edata->sqlerrcode) &&
+		!(lock_wait_ok && edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE))
+		ReThrowError(edata);
+	return edata;
+}
+
+/*
+ * Skip whitespace and comments (nested, as the server's lexer reads them)
+ * at the start of a statement, so that its text and line number start at its
+ * first token.  Never reads past end.  A comment that is never closed is
+ * where the statement starts: parsing it gives the error.
  */
 static const char *
 mg_skip_blank(const char *p, const char *end)
@@ -172,9 +268,28 @@ mg_skip_blank(const char *p, const char *end)
 		}
 		else if (p + 1 < end && p[0] == '/' && p[1] == '*')
 		{
-			const char *close = strstr(p + 2, "*/");
+			const char *open = p;
+			int			depth = 1;
 
-			p = (close && close < end) ? close + 2 : end;
+			p += 2;
+			while (p < end && depth > 0)
+			{
+				if (p + 1 < end && p[0] == '/' && p[1] == '*')
+				{
+					depth++;
+					p += 2;
+				}
+				else if (p + 1 < end && p[0] == '*' && p[1] == '/')
+				{
+					depth--;
+					p += 2;
+				}
+				else
+					p++;
+			}
+			/* An unclosed comment is not blank: the parser must see it. */
+			if (depth > 0)
+				return open;
 		}
 		else
 			break;
@@ -183,45 +298,162 @@ mg_skip_blank(const char *p, const char *end)
 }
 
 /*
- * Cut the script at top-level semicolons with the server's lexer.
+ * Line number and character offset of a position in the script.  Positions
+ * are asked for in increasing order, so counting goes on from the last one:
+ * linear in the script, not in statements times script.
  */
-static List *
-mg_split_script(const char *script)
+static void
+mg_advance_position(MGCheckState *st, const char *pos)
+{
+	const char *p = st->scan_pos;
+
+	if (pos < p)
+	{
+		/* cannot happen, but stay correct: count again from the start */
+		p = st->script;
+		st->scan_line = 1;
+		st->scan_chars = 0;
+	}
+	while (p < pos)
+	{
+		if (*p == '\n')
+			st->scan_line++;
+		p += pg_mblen(p);
+		st->scan_chars++;
+	}
+	st->scan_pos = p;
+}
+
+/* State of the lexer-based cut, in memory so that it survives an error */
+typedef struct MGSplitState
+{
+	List	   *result;			/* MGScriptStmt * */
+	int			start;			/* byte offset of the current piece */
+	int			offset;			/* byte offset where this scan began */
+	int			yylloc;			/* last token's offset, from offset */
+} MGSplitState;
+
+static void
+mg_add_piece(MGSplitState *ss, int location, int len)
+{
+	MGScriptStmt *s = palloc0(sizeof(MGScriptStmt));
+
+	s->location = location;
+	s->len = len;
+	ss->result = lappend(ss->result, s);
+}
+
+/*
+ * Cut the script at top-level semicolons with the server's lexer, from
+ * ss->offset on.  A lexical error leaves ss as far as the cut got.
+ */
+static void
+mg_split_from(const char *script, MGSplitState *ss)
 {
 	core_yy_extra_type yyextra;
 	core_yyscan_t scanner;
 	core_YYSTYPE yylval;
-	YYLTYPE		yylloc;
-	List	   *result = NIL;
-	int			start = 0;
 
-	scanner = scanner_init(script, &yyextra, &ScanKeywords, ScanKeywordTokens);
+	ss->yylloc = 0;
+	scanner = scanner_init(script + ss->offset, &yyextra, &ScanKeywords,
+						   ScanKeywordTokens);
 	for (;;)
 	{
-		int			tok = core_yylex(&yylval, &yylloc, scanner);
+		int			tok = core_yylex(&yylval, &ss->yylloc, scanner);
 
 		if (tok == 0)
 			break;
 		if (tok == ';')
 		{
-			MGScriptStmt *s = palloc0(sizeof(MGScriptStmt));
-
-			s->location = start;
-			s->len = yylloc - start;
-			result = lappend(result, s);
-			start = yylloc + 1;
+			mg_add_piece(ss, ss->start, ss->offset + ss->yylloc - ss->start);
+			ss->start = ss->offset + ss->yylloc + 1;
 		}
 	}
 	scanner_finish(scanner);
-	if (script[start] != '\0')
-	{
-		MGScriptStmt *s = palloc0(sizeof(MGScriptStmt));
+}
 
-		s->location = start;
-		s->len = 0;
-		result = lappend(result, s);
+/*
+ * Does a lexical error at p come from a token that was never closed (a
+ * quoted string or identifier, a dollar quote, a comment)?  The server reads
+ * such a token to the end of the input, so the rest of the script is one
+ * statement.
+ */
+static bool
+mg_token_is_unclosed(const char *p)
+{
+	if (p[0] == '\'')
+		return true;
+	if (p[0] == '/' && p[1] == '*')
+		return true;
+	if (p[0] == '"')
+		return p[1] != '"';		/* "" is a zero-length identifier */
+	if (strchr("EeBbXxNn", p[0]) && p[0] != '\0' && p[1] == '\'')
+		return true;
+	if ((p[0] == 'U' || p[0] == 'u') && p[1] == '&' &&
+		(p[2] == '\'' || p[2] == '"'))
+		return true;
+	if (p[0] == '$')
+	{
+		const char *q = p + 1;
+
+		/* $$ or $tag$, tag as the lexer's dolq_start/dolq_cont */
+		if (*q != '$' && !(isalpha((unsigned char) *q) || *q == '_' ||
+						   IS_HIGHBIT_SET(*q)))
+			return false;
+		while (isalnum((unsigned char) *q) || *q == '_' || IS_HIGHBIT_SET(*q))
+			q++;
+		return *q == '$';
 	}
-	return result;
+	return false;
+}
+
+/*
+ * Cut the script with the lexer, surviving lexical errors: the pieces
+ * before an error are kept; an unclosed token makes the rest one piece;
+ * after any other error, cutting resumes at the next semicolon.
+ */
+static List *
+mg_split_script(const char *script, MemoryContext cxt, ResourceOwner owner)
+{
+	/* in memory, not in registers that the longjmp of an error restores */
+	MGSplitState *ss = palloc0(sizeof(MGSplitState));
+	int			errors = 0;
+
+	for (;;)
+	{
+		volatile bool failed = false;
+		const char *errpos;
+		const char *next;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			mg_split_from(script, ss);
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+		}
+		PG_CATCH();
+		{
+			FreeErrorData(mg_catch_error(cxt, owner, false));
+			failed = true;
+		}
+		PG_END_TRY();
+
+		if (!failed)
+			break;
+		CHECK_FOR_INTERRUPTS();
+		errpos = script + ss->offset + ss->yylloc;
+		if (++errors > MG_MAX_LEX_ERRORS || mg_token_is_unclosed(errpos) ||
+			(next = strchr(errpos, ';')) == NULL)
+			break;				/* the rest is one piece */
+		mg_add_piece(ss, ss->start, (next - script) - ss->start);
+		ss->start = ss->offset = (next - script) + 1;
+	}
+	if (script[ss->start] != '\0')
+		mg_add_piece(ss, ss->start, 0);
+	return ss->result;
 }
 
 /*
@@ -232,13 +464,13 @@ mg_split_script(const char *script)
 static List *
 mg_script_statements(const char *script)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
 	List	   *volatile result = NIL;
 	volatile bool parsed = false;
 
 	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
+	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
 		List	   *raw = raw_parser(script, RAW_PARSE_DEFAULT);
@@ -255,166 +487,28 @@ mg_script_statements(const char *script)
 			result = lappend(result, s);
 		}
 		parsed = true;
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
 	}
 	PG_CATCH();
 	{
-		MemoryContextSwitchTo(oldcontext);
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
+		FreeErrorData(mg_catch_error(cxt, owner, false));
 	}
 	PG_END_TRY();
 
 	if (parsed)
 		return result;
-
-	/* The lexer can fail too (an unterminated string): then one piece. */
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
-	PG_TRY();
-	{
-		result = mg_split_script(script);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-	}
-	PG_CATCH();
-	{
-		MGScriptStmt *s = palloc0(sizeof(MGScriptStmt));
-
-		MemoryContextSwitchTo(oldcontext);
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-		result = list_make1(s);
-	}
-	PG_END_TRY();
-	return result;
-}
-
-/*
- * The relation a statement is about, if it has a single obvious one.
- */
-static RangeVar *
-mg_statement_relation(Node *stmt, bool *missing_ok)
-{
-	*missing_ok = false;
-	switch (nodeTag(stmt))
-	{
-		case T_AlterTableStmt:
-			*missing_ok = ((AlterTableStmt *) stmt)->missing_ok;
-			return ((AlterTableStmt *) stmt)->relation;
-		case T_IndexStmt:
-			return ((IndexStmt *) stmt)->relation;
-		case T_RefreshMatViewStmt:
-			return ((RefreshMatViewStmt *) stmt)->relation;
-		case T_ReindexStmt:
-			return ((ReindexStmt *) stmt)->relation;
-		case T_CreateTrigStmt:
-			return ((CreateTrigStmt *) stmt)->relation;
-		case T_RenameStmt:
-			*missing_ok = ((RenameStmt *) stmt)->missing_ok;
-			return ((RenameStmt *) stmt)->relation;
-		default:
-			return NULL;
-	}
-}
-
-/* Key under which a new table is remembered */
-static char *
-mg_created_key(const RangeVar *rv)
-{
-	return rv->schemaname ? psprintf("%s.%s", rv->schemaname, rv->relname)
-		: pstrdup(rv->relname);
-}
-
-static bool
-mg_created_in_script(MGCheckState *st, const RangeVar *rv)
-{
-	ListCell   *lc;
-
-	foreach(lc, st->created)
-	{
-		const char *key = (const char *) lfirst(lc);
-		const char *dot = strrchr(key, '.');
-		const char *name = dot ? dot + 1 : key;
-
-		if (strcmp(name, rv->relname) != 0)
-			continue;
-		if (dot == NULL || rv->schemaname == NULL ||
-			(strncmp(key, rv->schemaname, dot - key) == 0 &&
-			 rv->schemaname[dot - key] == '\0'))
-			return true;
-	}
-	return false;
-}
-
-/*
- * Remember the tables a statement creates, for the statements after it.
- */
-static void
-mg_note_created(MGCheckState *st, Node *stmt)
-{
-	RangeVar   *rv = NULL;
-	MemoryContext old;
-
-	if (IsA(stmt, CreateStmt))
-		rv = ((CreateStmt *) stmt)->relation;
-	else if (IsA(stmt, CreateTableAsStmt))
-		rv = ((CreateTableAsStmt *) stmt)->into->rel;
-	if (rv == NULL)
-		return;
-	old = MemoryContextSwitchTo(st->cxt);
-	st->created = lappend(st->created, mg_created_key(rv));
-	MemoryContextSwitchTo(old);
-}
-
-/*
- * Can the current role create objects in the schema a new relation would
- * go to?
- */
-static bool
-mg_check_create_privilege(MGCheckState *st, const RangeVar *rv)
-{
-	Oid			nspid;
-
-	if (superuser())
-		return true;
-	if (rv->schemaname)
-		nspid = get_namespace_oid(rv->schemaname, true);
-	else
-	{
-		List	   *path = fetch_search_path(false);
-
-		nspid = path ? linitial_oid(path) : InvalidOid;
-	}
-	if (!OidIsValid(nspid))
-		return true;			/* the schema may come earlier in the script */
-	if (mg_namespace_create_aclcheck(nspid, GetUserId()) == ACLCHECK_OK)
-		return true;
-	mg_check_row(st, "privilege", "error", NULL, NULL, NoLock,
-				 psprintf("permission denied to create \"%s\" in schema \"%s\"",
-						  rv->relname, get_namespace_name(nspid)),
-				 psprintf("The role \"%s\" needs CREATE on schema \"%s\".",
-						  GetUserNameFromId(GetUserId(), false),
-						  get_namespace_name(nspid)));
-	return false;
+	return mg_split_script(script, cxt, owner);
 }
 
 /*
  * Analyse one parsed statement and emit its rows.
  */
 static void
-mg_check_parsed(MGCheckState *st, Node *stmt)
+mg_check_parsed(MGCheckState *st, Node *stmt, const char *source)
 {
 	MGAnalysis	analysis;
-	RangeVar   *rv;
-	bool		missing_ok;
 	ListCell   *lc;
 
 	/* Plain queries are not DDL; DO and CALL run code nobody can see now. */
@@ -440,42 +534,14 @@ mg_check_parsed(MGCheckState *st, Node *stmt)
 			break;
 	}
 
+	if (!mg_check_prerequisites(st, &stmt))
+		return;
+
 	analysis.command = GetCommandTagName(CreateCommandTag(stmt));
-	analysis.query_string = st->script;
+	analysis.query_string = source;
 	analysis.statement = st->text;
 	analysis.findings = NIL;
 	analysis.audit_seqs = NIL;
-
-	/* Relation created earlier in the script, missing, or not ours? */
-	rv = mg_statement_relation(stmt, &missing_ok);
-	if (rv != NULL)
-	{
-		Oid			relid;
-
-		if (mg_created_in_script(st, rv))
-		{
-			mg_check_row(st, NULL, "ok", rv->relname, NULL, NoLock,
-						 "works on a table created earlier in this script: new and empty, and invisible to other sessions until commit",
-						 NULL);
-			return;
-		}
-		relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, NULL, NULL);
-		if (!OidIsValid(relid) && !missing_ok)
-		{
-			mg_check_row(st, NULL, "error", rv->relname, NULL, NoLock,
-						 psprintf("relation \"%s\" does not exist", rv->relname),
-						 "Create it first, or check the search_path of the migration role.");
-			return;
-		}
-		if (OidIsValid(relid) && !mg_relation_ownercheck(relid, GetUserId()))
-			mg_check_row(st, "privilege", "error", mg_relation_name(relid), NULL, NoLock,
-						 psprintf("must be owner of table \"%s\"", mg_relation_name(relid)),
-						 psprintf("The role \"%s\" does not own it; only the owner (or a member of the owning role) may alter it.",
-								  GetUserNameFromId(GetUserId(), false)));
-	}
-	if (IsA(stmt, CreateStmt) &&
-		!mg_check_create_privilege(st, ((CreateStmt *) stmt)->relation))
-		return;
 
 	mg_analyze_statement(stmt, &analysis);
 
@@ -510,34 +576,91 @@ mg_check_parsed(MGCheckState *st, Node *stmt)
 }
 
 /*
+ * Report an error of one statement: a lock wait that timed out, or an
+ * error PostgreSQL would raise for it.  script_relative: the error position
+ * counts from the start of the script, not of the statement.
+ */
+static void
+mg_report_error(MGCheckState *st, ErrorData *edata, Oid lock_relid,
+				bool script_relative)
+{
+	char	   *message = edata->message;
+	int			pos = edata->cursorpos;
+
+	if (edata->sqlerrcode == ERRCODE_LOCK_NOT_AVAILABLE)
+	{
+		char	   *relname = OidIsValid(lock_relid) ?
+			mg_relation_name(lock_relid) : NULL;
+		bool		found;
+
+		if (OidIsValid(lock_relid))
+			hash_search(st->lock_failed, &lock_relid, HASH_ENTER, &found);
+		mg_check_row(st, "lock_wait", "error", relname, NULL, AccessShareLock,
+					 relname ?
+					 psprintf("could not check: waited %d ms for a lock on relation \"%s\" held by another session",
+							  st->lock_timeout_ms, relname) :
+					 psprintf("could not check: waited %d ms for a lock held by another session",
+							  st->lock_timeout_ms),
+					 "The statement itself would wait behind the same session.  migration_guard.blockers() lists the sessions in the way.");
+		return;
+	}
+
+	if (script_relative)
+		pos -= st->stmt_chars;
+	if (pos > 0 && st->text != NULL)
+	{
+		int			errline = st->line;
+		const char *p = st->text;
+		int			i;
+
+		for (i = 1; i < pos && *p; i++)
+		{
+			if (*p == '\n')
+				errline++;
+			p += pg_mblen(p);
+		}
+		message = psprintf("%s (line %d, position %d of the statement)",
+						   edata->message, errline, pos);
+	}
+	mg_check_row(st, NULL, "error", NULL, NULL, NoLock, message,
+				 edata->sqlerrcode == ERRCODE_UNDEFINED_OBJECT ||
+				 edata->sqlerrcode == ERRCODE_UNDEFINED_TABLE ?
+				 "If the object is created earlier in this script, this statement could not be checked." :
+				 edata->hint);
+}
+
+/*
  * Check one statement of the script, in a subtransaction that is always
- * rolled back: an error becomes an "error" row.
+ * rolled back: a statement error becomes an "error" row, anything else ends
+ * the call.
  */
 static void
 mg_check_statement(MGCheckState *st, MGScriptStmt *s)
 {
-	MemoryContext oldcontext = CurrentMemoryContext;
-	ResourceOwner oldowner = CurrentResourceOwner;
+	MemoryContext cxt = st->stmt_cxt;
+	MemoryContext oldcontext = MemoryContextSwitchTo(cxt);
+	ResourceOwner owner = CurrentResourceOwner;
 	const char *start = st->script + s->location;
 	const char *end = s->len > 0 ? start + s->len : start + strlen(start);
-	const char *p;
-	volatile int line = 1;
 
 	start = mg_skip_blank(start, end);
 	if (start >= end)
+	{
+		MemoryContextSwitchTo(oldcontext);
 		return;					/* an empty statement */
-	for (p = st->script; p < start; p++)
-		if (*p == '\n')
-			line++;
+	}
+	mg_advance_position(st, start);
 	while (end > start && isspace((unsigned char) end[-1]))
 		end--;
 
 	st->stmt_no++;
-	st->line = line;
+	st->line = st->scan_line;
+	st->stmt_chars = st->scan_chars;
 	st->text = pnstrdup(start, end - start);
+	st->waiting_relid = InvalidOid;
 
 	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(oldcontext);
+	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
 		Node	   *stmt = s->parsetree;
@@ -549,45 +672,44 @@ mg_check_statement(MGCheckState *st, MGScriptStmt *s)
 			stmt = raw ? linitial_node(RawStmt, raw)->stmt : NULL;
 		}
 		if (stmt != NULL)
-			mg_check_parsed(st, stmt);
+			mg_check_parsed(st, stmt, s->parsetree ? st->script : st->text);
 		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-		char	   *message;
+		ErrorData  *edata = mg_catch_error(cxt, owner, true);
 
-		MemoryContextSwitchTo(oldcontext);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcontext);
-		CurrentResourceOwner = oldowner;
-
-		if (edata->cursorpos > 0)
-		{
-			int			errline = line;
-			int			i;
-
-			for (i = 0; i < edata->cursorpos - 1 && st->text[i]; i++)
-				if (st->text[i] == '\n')
-					errline++;
-			message = psprintf("%s (line %d, position %d of the statement)",
-							   edata->message, errline, edata->cursorpos);
-		}
-		else
-			message = edata->message;
-		mg_check_row(st, NULL, "error", NULL, NULL, NoLock, message,
-					 edata->sqlerrcode == ERRCODE_UNDEFINED_OBJECT ||
-					 edata->sqlerrcode == ERRCODE_UNDEFINED_TABLE ?
-					 "If the object is created earlier in this script, this statement could not be checked." :
-					 edata->hint);
-		FreeErrorData(edata);
+		mg_report_error(st, edata, st->waiting_relid, s->parsetree != NULL);
+		st->waiting_relid = InvalidOid;
 	}
 	PG_END_TRY();
 	mg_check_flush(st);
+	MemoryContextSwitchTo(oldcontext);
+}
+
+/*
+ * Bound every lock wait of the call: migration_guard.lock_timeout, or 1 s
+ * if that is disabled, or the session's lock_timeout if it is stricter.  Set
+ * at a new GUC nest level, like a function's SET clause, popped by the
+ * caller or by transaction abort.
+ */
+static int
+mg_check_set_lock_timeout(MGCheckState *st)
+{
+	int			nestlevel;
+	int			bound = mg_lock_timeout_ms > 0 ? mg_lock_timeout_ms :
+		MG_CHECK_LOCK_TIMEOUT_MS;
+
+	if (LockTimeout > 0 && LockTimeout < bound)
+		bound = LockTimeout;
+	st->lock_timeout_ms = bound;
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("lock_timeout", psprintf("%d", bound),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return nestlevel;
 }
 
 /*
@@ -600,6 +722,8 @@ migration_guard_check(PG_FUNCTION_ARGS)
 	char	   *script = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	MGCheckState st;
 	ListCell   *lc;
+	List	   *stmts;
+	int			nestlevel;
 
 	mg_require_preloaded();
 	InitMaterializedSRF(fcinfo, 0);
@@ -607,12 +731,22 @@ migration_guard_check(PG_FUNCTION_ARGS)
 	memset(&st, 0, sizeof(st));
 	st.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	st.cxt = st.rsinfo->econtext->ecxt_per_query_memory;
+	st.stmt_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										"migration_guard check statement",
+										ALLOCSET_DEFAULT_SIZES);
 	st.script = script;
+	st.scan_pos = script;
+	st.scan_line = 1;
+	mg_check_create_hashes(&st);
 
-	foreach(lc, mg_script_statements(script))
+	nestlevel = mg_check_set_lock_timeout(&st);
+	stmts = mg_script_statements(script);
+	foreach(lc, stmts)
 	{
 		CHECK_FOR_INTERRUPTS();
 		mg_check_statement(&st, (MGScriptStmt *) lfirst(lc));
 	}
+	AtEOXact_GUC(true, nestlevel);
+	MemoryContextDelete(st.stmt_cxt);
 	return (Datum) 0;
 }
