@@ -44,7 +44,8 @@ CREATE INDEX CONCURRENTLY t_v_c ON t (v COLLATE "C");
 DROP INDEX CONCURRENTLY t_v;
 ALTER TABLE t ALTER COLUMN v TYPE text COLLATE "C";
 
--- A statement PostgreSQL rejects gets PostgreSQL's error.
+-- A statement PostgreSQL rejects gets PostgreSQL's error (from 18 on with
+-- its position: alter_type_1.out).
 ALTER TABLE t ALTER COLUMN vc TYPE varchar(0);
 ALTER TABLE t ALTER COLUMN vc TYPE no_such_type;
 ALTER TABLE t ALTER COLUMN no_such_column TYPE bigint;
