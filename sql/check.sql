@@ -182,3 +182,10 @@ SELECT count(*), count(DISTINCT stmt_no), max(stmt_no), count(*) FILTER (WHERE v
   FROM migration_guard.check((SELECT string_agg(
         CASE WHEN g % 1000 = 0 THEN 'CREATE INDEX ON t (v);' ELSE 'ALTER TABLE t ALTER COLUMN v SET DEFAULT ''x'';' END, E'\n')
         FROM generate_series(1, 10000) g));
+
+-- A type change without USING that has no assignment cast: PostgreSQL's
+-- error, with its hint; with USING, or with a cast, the rules judge it.
+SELECT verdict, message, hint
+  FROM migration_guard.check($$ALTER TABLE t ALTER COLUMN v TYPE point;
+ALTER TABLE t ALTER COLUMN v TYPE point USING point(1, 2);
+ALTER TABLE t ALTER COLUMN id TYPE text$$);

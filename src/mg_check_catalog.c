@@ -31,8 +31,10 @@
 #include "catalog/pg_inherits.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "parser/parse_coerce.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
+#include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 
@@ -207,6 +209,40 @@ mg_report_missing_column(MGCheckState *st, Oid relid, const char *colname)
 }
 
 /*
+ * ALTER COLUMN ... TYPE without USING: PostgreSQL converts the column with an
+ * assignment cast and rejects the statement when there is none ("column
+ * cannot be cast automatically").  can_coerce_type() only reads pg_cast and
+ * pg_type.  A type the lookup cannot resolve safely, or a column the script
+ * added, is left to the rules.  Returns false if an error row was emitted.
+ */
+static bool
+mg_check_type_change(MGCheckState *st, Oid relid, AlterTableCmd *cmd)
+{
+	ColumnDef  *def = (ColumnDef *) cmd->def;
+	AttrNumber	attnum;
+	Oid			oldtype;
+	Oid			newtype;
+
+	if (def == NULL || !IsA(def, ColumnDef) || def->raw_default != NULL ||
+		cmd->name == NULL)
+		return true;
+	attnum = get_attnum(relid, cmd->name);
+	if (attnum == InvalidAttrNumber ||
+		!mg_lookup_type(def->typeName, &newtype, NULL))
+		return true;
+	oldtype = get_atttype(relid, attnum);
+	if (!OidIsValid(oldtype) ||
+		can_coerce_type(1, &oldtype, &newtype, COERCION_ASSIGNMENT))
+		return true;
+	mg_check_row(st, NULL, "error", mg_relation_name(relid), NULL, NoLock,
+				 psprintf("column \"%s\" cannot be cast automatically to type %s",
+						  cmd->name, format_type_be(newtype)),
+				 psprintf("You might need to specify \"USING %s::%s\".",
+						  quote_identifier(cmd->name), format_type_be(newtype)));
+	return false;
+}
+
+/*
  * The column references of an ALTER TABLE, read from the catalog and from
  * what the script did before: PostgreSQL rejects a statement that alters or
  * drops a column that does not exist, or adds one that does.  Columns the
@@ -256,6 +292,15 @@ mg_check_alter_columns(MGCheckState *st, AlterTableStmt *ats, Oid relid)
 				else
 					mg_note_column(st, relid, cmd->name, false);
 				break;
+			case AT_AlterColumnType:
+				if (cmd->name != NULL && !mg_column_exists(st, relid, cmd->name))
+				{
+					mg_report_missing_column(st, relid, cmd->name);
+					ok = false;
+				}
+				else if (!mg_check_type_change(st, relid, cmd))
+					ok = false;
+				break;
 			case AT_ColumnDefault:
 			case AT_DropNotNull:
 			case AT_SetNotNull:
@@ -264,7 +309,6 @@ mg_check_alter_columns(MGCheckState *st, AlterTableStmt *ats, Oid relid)
 			case AT_ResetOptions:
 			case AT_SetStorage:
 			case AT_SetCompression:
-			case AT_AlterColumnType:
 			case AT_AlterColumnGenericOptions:
 			case AT_AddIdentity:
 			case AT_SetIdentity:
