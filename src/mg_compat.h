@@ -102,8 +102,17 @@
 #define mg_guc_free(ptr) free(ptr)
 #endif
 
-/* Ownership and ACL checks became object_*() in 16. */
+/*
+ * Ownership and ACL checks became object_*() in 16, which name the catalog:
+ * include the catalogs here, so that every user of a shim compiles on every
+ * major.
+ */
 #if MG_PG16_GTE
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_tablespace.h"
+#include "catalog/pg_type.h"
+#include "utils/acl.h"
 #define mg_relation_ownercheck(relid, roleid) \
 	object_ownercheck(RelationRelationId, relid, roleid)
 #define mg_type_ownercheck(typid, roleid) \
