@@ -64,7 +64,7 @@
 #endif
 
 #define MG_PARTITION_HINT \
-	"Before attaching, add a CHECK constraint matching the partition bound with NOT VALID and validate it with VALIDATE CONSTRAINT (which does not block writes); ATTACH PARTITION then skips the scan.  For a DEFAULT partition, add a CHECK constraint that excludes the new partition's values the same way."
+	"Before attaching, add a CHECK constraint matching the partition bound with NOT VALID and validate it with VALIDATE CONSTRAINT (which does not block writes); ATTACH PARTITION then skips the scan.  For a DEFAULT partition, add a CHECK constraint that excludes the new partition's values the same way; with pg_partman, keep the default partition empty (premake, partition_data_proc), see \"pg_partman\" in the migration_guard README."
 
 /* What the guard can make of a partition bound */
 typedef enum MGBound
