@@ -42,6 +42,11 @@ CREATE TABLE public.lo_other (v int);
 CREATE INDEX IF NOT EXISTS small_v_key ON public.lo_other (v);
 DROP TABLE public.lo_other;
 SET search_path = leftovers, public;
+-- An index of another table that only shares the name is not this
+-- statement's leftover: PostgreSQL's NOTICE, no finding.
+CREATE TABLE other (v int);
+CREATE INDEX IF NOT EXISTS small_v_key ON other (v);
+DROP TABLE other;
 
 -- The thresholds do not apply, not even set to their maximum, and neither
 -- does a maintenance window, which only makes long locks acceptable.
@@ -140,6 +145,9 @@ SELECT * FROM check_under_timeout('CREATE INDEX CONCURRENTLY big_v ON leftovers.
 SELECT rule, verdict, relation FROM migration_guard.check('CREATE INDEX CONCURRENTLY big_v ON leftovers.big (v);');
 SELECT * FROM check_under_timeout('CREATE INDEX CONCURRENTLY small_id ON leftovers.small (id);');
 SELECT * FROM check_under_timeout('CREATE INDEX big_v ON leftovers.big (v);');
+-- A concurrent rebuild of the table's indexes, or of one of them, alike.
+CREATE INDEX CONCURRENTLY big_id ON big (id);
+SELECT * FROM check_under_timeout('REINDEX INDEX CONCURRENTLY leftovers.big_id; REINDEX TABLE CONCURRENTLY leftovers.big;');
 -- Enforced only when a DBA asks for it.
 SET migration_guard.concurrent_index_timeout_action = enforce;
 SELECT * FROM check_under_timeout('CREATE INDEX CONCURRENTLY big_v ON leftovers.big (v);');

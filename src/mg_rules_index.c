@@ -174,7 +174,8 @@ mg_invalid_index_story(bool ready, bool live)
  * index name is a syntax error): PostgreSQL then only reports that it
  * exists and builds nothing.  If what exists is an invalid index, that
  * retry would pass while the index stays unusable, so the rule
- * invalid_index_exists fires.  A valid index keeps the NOTICE.
+ * invalid_index_exists fires.  A valid index, or an index of another table,
+ * keeps the NOTICE.
  */
 static bool
 mg_rule_existing_index(IndexStmt *stmt, Oid relid, MGAnalysis *analysis)
@@ -212,7 +213,12 @@ mg_rule_existing_index(IndexStmt *stmt, Oid relid, MGAnalysis *analysis)
 	live = idx->indislive;
 	tableoid = idx->indrelid;
 	ReleaseSysCache(tp);
-	if (valid && ready && live)
+
+	/*
+	 * An index of another table that only shares the name is a naming
+	 * clash, not this statement's leftover: dropping it would be wrong.
+	 */
+	if ((valid && ready && live) || tableoid != relid)
 		return true;
 
 	qualified = quote_qualified_identifier(get_namespace_name(nspoid),
@@ -228,22 +234,25 @@ mg_rule_existing_index(IndexStmt *stmt, Oid relid, MGAnalysis *analysis)
 }
 
 /*
- * CREATE INDEX CONCURRENTLY under a statement_timeout shorter than the
- * build's expected duration: the timeout would cancel it and leave an
- * invalid index.  The estimate (MG_CIC_BYTES_PER_SECOND) needs the table's
- * size, so this rule measures; the policy then applies the thresholds as
- * for any rule.  CONCURRENTLY on a partitioned table is an error.
+ * A concurrent build (CREATE INDEX CONCURRENTLY, REINDEX INDEX or TABLE
+ * CONCURRENTLY) of an index on relid under a statement_timeout shorter than
+ * the build's expected duration: the timeout would cancel it and leave an
+ * invalid index (or a "_ccnew" copy).  The estimate (MG_CIC_BYTES_PER_SECOND,
+ * one pass over the table however many indexes are built) needs the table's
+ * size, so this rule measures; the policy then applies the thresholds as for
+ * any rule.  CONCURRENTLY on a partitioned table is left to PostgreSQL.
  */
 static void
-mg_rule_concurrent_index_timeout(IndexStmt *stmt, Oid relid,
-								 MGAnalysis *analysis)
+mg_rule_concurrent_index_timeout(Oid relid, bool rebuild, MGAnalysis *analysis)
 {
 	MGRelSize	size;
 	double		seconds;
-	char		relkind = get_rel_relkind(relid);
+	char		relkind;
 
-	if (!stmt->concurrent || StatementTimeout <= 0 ||
-		(relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW))
+	if (StatementTimeout <= 0 || !OidIsValid(relid))
+		return;
+	relkind = get_rel_relkind(relid);
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW)
 		return;
 	mg_measure(relid, false, &size);
 	if (size.nrels == 0)
@@ -254,11 +263,13 @@ mg_rule_concurrent_index_timeout(IndexStmt *stmt, Oid relid,
 
 	mg_add_finding(analysis, MG_RULE_CONCURRENT_INDEX_TIMEOUT, relid, false, NIL,
 				   ShareUpdateExclusiveLock,
-				   psprintf("Building the index concurrently takes at least %.*f s at %.0f MB/s, longer than \"statement_timeout\" (%s); a cancelled build leaves an invalid index behind.",
+				   psprintf(rebuild ?
+							"Rebuilding indexes concurrently takes at least %.*f s at %.0f MB/s, longer than \"statement_timeout\" (%s); a cancelled rebuild leaves an invalid \"_ccnew\" or \"_ccold\" index behind." :
+							"Building the index concurrently takes at least %.*f s at %.0f MB/s, longer than \"statement_timeout\" (%s); a cancelled build leaves an invalid index behind.",
 							seconds < 10.0 ? 1 : 0, seconds,
 							MG_CIC_BYTES_PER_SECOND / (1024 * 1024),
 							GetConfigOptionByName("statement_timeout", NULL, false)),
-				   pstrdup("Run SET statement_timeout = 0 (or a value above the expected duration) in the same session before CREATE INDEX CONCURRENTLY."));
+				   pstrdup("Run SET statement_timeout = 0 (or a value above the expected duration) in the same session before the statement."));
 }
 
 /*
@@ -281,7 +292,7 @@ mg_rules_create_index(IndexStmt *stmt, MGAnalysis *analysis)
 		return;
 	if (stmt->concurrent)
 	{
-		mg_rule_concurrent_index_timeout(stmt, relid, analysis);
+		mg_rule_concurrent_index_timeout(relid, false, analysis);
 		return;
 	}
 
@@ -328,7 +339,19 @@ mg_rules_reindex(ReindexStmt *stmt, MGAnalysis *analysis)
 	Oid			relid;
 
 	if (mg_option_is_set(stmt->params, "concurrently"))
+	{
+		/* Only a rebuild on one table is estimated, not SCHEMA or DATABASE. */
+		if (stmt->kind == REINDEX_OBJECT_INDEX || stmt->kind == REINDEX_OBJECT_TABLE)
+		{
+			relid = RangeVarGetRelidExtended(stmt->relation, NoLock,
+											 RVR_MISSING_OK, NULL, NULL);
+			if (OidIsValid(relid) && stmt->kind == REINDEX_OBJECT_INDEX)
+				relid = get_rel_relkind(relid) == RELKIND_INDEX ?
+					IndexGetRelation(relid, true) : InvalidOid;
+			mg_rule_concurrent_index_timeout(relid, true, analysis);
+		}
 		return;
+	}
 
 	switch (stmt->kind)
 	{
