@@ -134,7 +134,64 @@ is($row,
 $node->safe_psql('postgres', (split /\|/, $row)[4]);
 is(leftovers(q{kind = 'invalid_index'}), '', 'the copy is gone');
 
-# 3. NOT VALID constraints (NOT NULL ... NOT VALID from 18 on; NOT ENFORCED
+# 3. DROP INDEX CONCURRENTLY, cancelled in its second wait, after it marked
+# the index dead: a reader that started before it holds it in the first
+# wait, one that started during the first wait holds it in the second.
+sub start_reader
+{
+	my ($tag) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(
+		[ 'psql', '-X', '-d', $node->connstr('postgres'), '-c',
+		  "SELECT pg_sleep(600) FROM t LIMIT 1 /* $tag */" ],
+		'>', \$out, '2>', \$err);
+	$node->poll_query_until('postgres', qq{
+		SELECT count(*) = 1 FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+		 WHERE l.relation = 't'::regclass AND l.granted
+		   AND a.query LIKE '%/* $tag */%' AND a.pid <> pg_backend_pid()})
+	  or die "reader $tag did not start";
+	return $h;
+}
+
+sub stop_reader
+{
+	my ($tag, $h) = @_;
+	$node->safe_psql('postgres', qq{
+		SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		 WHERE query LIKE '%/* $tag */%' AND pid <> pg_backend_pid()});
+	$h->finish;
+}
+
+$node->safe_psql('postgres', 'CREATE INDEX CONCURRENTLY t_w ON t (v, id)');
+my $drop = 'DROP INDEX CONCURRENTLY t_w';
+my $reader_a = start_reader('reader A');
+($h, $io) = start_waiting_build($drop);
+my $reader_b = start_reader('reader B');
+stop_reader('reader A', $reader_a);
+$node->poll_query_until('postgres',
+	q{SELECT NOT indislive FROM pg_index WHERE indexrelid = 't_w'::regclass})
+  or die 'DROP INDEX CONCURRENTLY did not mark the index dead';
+$node->poll_query_until('postgres', qq{
+	SELECT count(*) = 1 FROM pg_stat_activity
+	 WHERE query = '$drop' AND wait_event_type = 'Lock' AND wait_event = 'virtualxid'})
+  or die 'DROP INDEX CONCURRENTLY did not wait again';
+cancel_build($drop, $h, $io);
+stop_reader('reader B', $reader_b);
+is($node->safe_psql('postgres',
+		q{SELECT indisvalid, indisready, indislive FROM pg_index WHERE indexrelid = 't_w'::regclass}),
+	'f|f|f', 'the interrupted DROP INDEX CONCURRENTLY left a dead index');
+($ret, $stdout, $stderr) = $node->psql('postgres',
+	'CREATE INDEX CONCURRENTLY IF NOT EXISTS t_w ON t (v, id)');
+like($stderr, qr/DETAIL:  It is left over from an interrupted DROP INDEX CONCURRENTLY/,
+	'the retry with IF NOT EXISTS is rejected, saying why');
+$row = leftovers(q{kind = 'invalid_index'});
+is($row,
+	'invalid_index|t_w|f|left by an interrupted DROP INDEX CONCURRENTLY|DROP INDEX CONCURRENTLY public.t_w;',
+	'the view lists the dead index: finishing the drop is the fix');
+$node->safe_psql('postgres', (split /\|/, $row)[4]);
+is(leftovers(q{kind = 'invalid_index'}), '', 'the dead index is gone');
+
+# 4. NOT VALID constraints (NOT NULL ... NOT VALID from 18 on; NOT ENFORCED
 # ones cannot be validated and are not listed).
 $node->safe_psql('postgres',
 	'ALTER TABLE t ADD CONSTRAINT t_id_positive CHECK (id > 0) NOT VALID');
@@ -154,7 +211,7 @@ is($row, $expected, 'NOT VALID constraints are listed with their fix');
 $node->safe_psql('postgres', join("\n", map { (split /\|/)[4] } split /\n/, $row));
 is(leftovers(q{kind <> 'invalid_index'}), '', 'validated, they are gone');
 
-# 4. A concurrent build under a statement_timeout shorter than it can take
+# 5. A concurrent build under a statement_timeout shorter than it can take
 # (at least its size at 128 MB/s): warned, then cancelled by the timeout,
 # leaving the invalid index the warning predicted.
 $node->safe_psql('postgres', q{
