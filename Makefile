@@ -36,7 +36,7 @@ PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
 # preloaded (see migration_guard.conf); test/run-tests.sh drives them.
 REGRESS = setup add_column alter_type constraints indexes partitions \
 	maintenance nested security guc size estimate lock_timeout audit check agree \
-	privileges extension_objects strict_input oldextversions \
+	privileges extension_objects strict_input oldextversions leftovers \
 	version_specific
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
 ISOLATION = lock_wait blocker_report

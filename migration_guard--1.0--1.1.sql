@@ -197,3 +197,128 @@ COMMENT ON FUNCTION migration_guard.audit_status() IS
 
 REVOKE ALL ON FUNCTION migration_guard.audit_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION migration_guard.audit_status() TO pg_read_all_stats;
+
+-- What failed migrations leave behind, one row per object, with the
+-- statement that fixes it:
+--   * invalid indexes: a CREATE INDEX CONCURRENTLY that was cancelled or
+--     failed, the "_ccnew"/"_ccold" copies of an interrupted REINDEX
+--     CONCURRENTLY, an interrupted DROP INDEX CONCURRENTLY.  Partitioned
+--     indexes are left out: they are invalid by design until an index of
+--     every partition is attached.
+--   * NOT VALID constraints never validated: CHECK, FOREIGN KEY and (on
+--     PostgreSQL 18+) NOT NULL, any contype with convalidated = false, but
+--     not NOT ENFORCED ones (18+), which cannot be validated.  Inherited
+--     constraints are validated through their parent and not listed.
+-- An invalid index with a twin (same table, same definition) that is valid,
+-- or that is an original of which it is a _ccnew/_ccold copy, only needs
+-- dropping; any other is dropped and built again.  in_progress marks an
+-- index that a CREATE INDEX or REINDEX is building right now, as far as the
+-- caller may see it in pg_stat_progress_create_index (other roles' builds
+-- are visible to pg_read_all_stats only); it has no fix.
+-- The catalogs keep no creation time, so age is always NULL.
+-- security_invoker: the caller sees exactly the catalog rows it could read
+-- itself, only of the current database.
+CREATE VIEW migration_guard.leftovers
+WITH (security_invoker = true) AS
+WITH invalid AS (
+    SELECT i.indexrelid, i.indrelid, i.indisready, i.indislive,
+           c.relname, c.relnamespace,
+           c.relname OPERATOR(pg_catalog.~) '_cc(new|old)[0-9]*$' AS cc_copy,
+           EXISTS (SELECT FROM pg_catalog.pg_stat_progress_create_index p
+                    WHERE p.index_relid OPERATOR(pg_catalog.=) i.indexrelid
+                      AND p.datid OPERATOR(pg_catalog.=)
+                          (SELECT d.oid FROM pg_catalog.pg_database d
+                            WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()))
+             AS in_progress,
+           (SELECT tc.relname
+              FROM pg_catalog.pg_index j
+              JOIN pg_catalog.pg_class tc ON tc.oid OPERATOR(pg_catalog.=) j.indexrelid
+             WHERE j.indrelid OPERATOR(pg_catalog.=) i.indrelid
+               AND j.indexrelid OPERATOR(pg_catalog.<>) i.indexrelid
+               AND j.indislive
+               AND (j.indisvalid
+                    OR (c.relname OPERATOR(pg_catalog.~) '_cc(new|old)[0-9]*$'
+                        AND tc.relname OPERATOR(pg_catalog.!~) '_cc(new|old)[0-9]*$'))
+               AND tc.relam OPERATOR(pg_catalog.=) c.relam
+               AND j.indisunique OPERATOR(pg_catalog.=) i.indisunique
+               AND j.indkey OPERATOR(pg_catalog.=) i.indkey
+               AND j.indclass OPERATOR(pg_catalog.=) i.indclass
+               AND j.indcollation OPERATOR(pg_catalog.=) i.indcollation
+               AND j.indoption OPERATOR(pg_catalog.=) i.indoption
+               AND pg_catalog.pg_get_expr(j.indexprs, j.indrelid)
+                   IS NOT DISTINCT FROM pg_catalog.pg_get_expr(i.indexprs, i.indrelid)
+               AND pg_catalog.pg_get_expr(j.indpred, j.indrelid)
+                   IS NOT DISTINCT FROM pg_catalog.pg_get_expr(i.indpred, i.indrelid)
+             ORDER BY j.indisvalid DESC, tc.relname
+             LIMIT 1) AS twin
+      FROM pg_catalog.pg_index i
+      JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indexrelid
+     WHERE NOT (i.indisvalid AND i.indisready AND i.indislive)
+       AND c.relkind OPERATOR(pg_catalog.=) 'i'
+       AND (c.relpersistence OPERATOR(pg_catalog.<>) 't'
+            OR c.relnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema())
+)
+SELECT 'invalid_index'::pg_catalog.text AS kind,
+       n.nspname AS schema,
+       t.relname AS "table",
+       v.relname AS name,
+       CASE
+           WHEN v.in_progress THEN
+               'being built right now (see pg_stat_progress_create_index)'
+           WHEN NOT v.indislive THEN
+               'left by an interrupted DROP INDEX CONCURRENTLY'
+           WHEN v.twin IS NOT NULL AND v.cc_copy THEN
+               pg_catalog.format('copy of index %I left by an interrupted REINDEX CONCURRENTLY', v.twin)
+           WHEN v.twin IS NOT NULL THEN
+               pg_catalog.format('duplicate of valid index %I', v.twin)
+           WHEN NOT v.indisready THEN
+               'not built (cancelled or failed during the build): queries do not use it, writes do not update it'
+           ELSE
+               'built but not valid (cancelled or failed after the build): writes update it, queries never use it'
+       END AS detail,
+       v.in_progress,
+       NULL::pg_catalog.interval AS age,
+       CASE
+           WHEN v.in_progress THEN NULL
+           WHEN NOT v.indislive OR v.twin IS NOT NULL THEN
+               pg_catalog.format('DROP INDEX CONCURRENTLY %I.%I;', n.nspname, v.relname)
+           ELSE
+               pg_catalog.format('DROP INDEX CONCURRENTLY %I.%I; %s;', n.nspname, v.relname,
+                                 pg_catalog.regexp_replace(pg_catalog.pg_get_indexdef(v.indexrelid),
+                                                           '^CREATE (UNIQUE )?INDEX ',
+                                                           'CREATE \1INDEX CONCURRENTLY '))
+       END AS fix
+  FROM invalid v
+  JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) v.indrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) v.relnamespace
+UNION ALL
+SELECT CASE con.contype
+           WHEN 'c' THEN 'not_valid_check'
+           WHEN 'f' THEN 'not_valid_foreign_key'
+           WHEN 'n' THEN 'not_valid_not_null'
+           ELSE pg_catalog.concat('not_valid_', con.contype)
+       END,
+       n.nspname,
+       t.relname,
+       con.conname,
+       'NOT VALID: rows that existed when it was added were never checked',
+       false,
+       NULL::pg_catalog.interval,
+       pg_catalog.format('ALTER TABLE %I.%I VALIDATE CONSTRAINT %I;',
+                         n.nspname, t.relname, con.conname)
+  FROM pg_catalog.pg_constraint con
+  JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) con.conrelid
+  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) t.relnamespace
+ WHERE NOT con.convalidated
+   AND con.conislocal
+   AND con.conparentid OPERATOR(pg_catalog.=) 0
+   -- conenforced exists from 18 on; read it without naming the column.
+   AND (pg_catalog.to_jsonb(con) OPERATOR(pg_catalog.->>) 'conenforced')
+       IS DISTINCT FROM 'false'
+   AND (t.relpersistence OPERATOR(pg_catalog.<>) 't'
+        OR t.relnamespace OPERATOR(pg_catalog.=) pg_catalog.pg_my_temp_schema());
+
+COMMENT ON VIEW migration_guard.leftovers IS
+'Invalid indexes and NOT VALID constraints left by failed or unfinished migrations, with the statement that fixes each';
+
+GRANT SELECT ON migration_guard.leftovers TO PUBLIC;

@@ -10,6 +10,12 @@
  * the same message, detail and recipe (the hint of a rejection also names
  * the settings that enforce the rule).
  *
+ * Most rules are about size: a long lock only hurts on a big relation.  A
+ * rule marked size-independent (invalid_index_exists: a retry that silently
+ * keeps an invalid index is wrong on a table of any size) is decided by the
+ * mode and its action alone; the thresholds and the maintenance window,
+ * which only make long locks acceptable, do not apply to it.
+ *
  * Copyright (c) 2026, migration_guard developers
  *
  * IDENTIFICATION
@@ -34,14 +40,35 @@
 static const char *const mg_rule_names[MG_NUM_RULES] = {
 	"table_rewrite",
 	"blocking_index_build",
-	"validation_scan"
+	"validation_scan",
+	"invalid_index_exists",
+	"concurrent_index_timeout"
 };
 
 /* The GUC that sets each rule's action, indexed by MGRule */
 static const char *const mg_rule_gucs[MG_NUM_RULES] = {
 	"migration_guard.table_rewrite_action",
 	"migration_guard.blocking_index_build_action",
-	"migration_guard.validation_scan_action"
+	"migration_guard.validation_scan_action",
+	"migration_guard.invalid_index_exists_action",
+	"migration_guard.concurrent_index_timeout_action"
+};
+
+/*
+ * Boot value of each rule's action, indexed by MGRule.  A build that may
+ * outlast statement_timeout is only likely to fail, so it warns.
+ */
+static const int mg_rule_defaults[MG_NUM_RULES] = {
+	MG_ACTION_ENFORCE,
+	MG_ACTION_ENFORCE,
+	MG_ACTION_ENFORCE,
+	MG_ACTION_ENFORCE,
+	MG_ACTION_WARN
+};
+
+/* Rules that apply whatever the relation's size (see the file header) */
+static const bool mg_rule_size_independent[MG_NUM_RULES] = {
+	false, false, false, true, false
 };
 
 const char *
@@ -56,6 +83,20 @@ mg_rule_guc_name(MGRule rule)
 {
 	Assert(rule >= 0 && rule < MG_NUM_RULES);
 	return mg_rule_gucs[rule];
+}
+
+int
+mg_rule_default_action(MGRule rule)
+{
+	Assert(rule >= 0 && rule < MG_NUM_RULES);
+	return mg_rule_defaults[rule];
+}
+
+bool
+mg_rule_is_size_independent(MGRule rule)
+{
+	Assert(rule >= 0 && rule < MG_NUM_RULES);
+	return mg_rule_size_independent[rule];
 }
 
 /*
@@ -120,13 +161,19 @@ mg_finding_detail(const MGFinding *f, const MGRelSize *size)
 {
 	StringInfoData buf;
 
+	/* Its reason says it all: the size is not what makes it wrong. */
+	if (mg_rule_is_size_independent(f->rule))
+		return pstrdup(f->reason);
+
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, f->reason);
-	appendStringInfo(&buf,
-					 "  The statement holds %s lock for the whole operation, which blocks %s.",
-					 mg_lockmode_name(f->lockmode),
-					 f->lockmode == AccessExclusiveLock ?
-					 "all reads and writes" : "all writes");
+	/* Weaker modes block no writes (CREATE INDEX CONCURRENTLY). */
+	if (f->lockmode >= ShareLock)
+		appendStringInfo(&buf,
+						 "  The statement holds %s lock for the whole operation, which blocks %s.",
+						 mg_lockmode_name(f->lockmode),
+						 f->lockmode == AccessExclusiveLock ?
+						 "all reads and writes" : "all writes");
 	if (size->nrels > 1)
 		appendStringInfo(&buf,
 						 "  The %d relations it works on hold about %.0f rows (%s)",
@@ -164,6 +211,12 @@ mg_finding_message(const MGAnalysis *analysis, const MGFinding *f)
 							analysis->command, noun, relname);
 		case MG_RULE_VALIDATION_SCAN:
 			return psprintf(_("%s would scan %s \"%s\" while blocking writes"),
+							analysis->command, noun, relname);
+		case MG_RULE_INVALID_INDEX_EXISTS:
+			return psprintf(_("%s would keep invalid %s \"%s\""),
+							analysis->command, noun, relname);
+		case MG_RULE_CONCURRENT_INDEX_TIMEOUT:
+			return psprintf(_("%s on %s \"%s\" would probably be cancelled by \"statement_timeout\""),
 							analysis->command, noun, relname);
 	}
 	return pstrdup("unrecognized rule");
@@ -259,6 +312,7 @@ bool
 mg_decide(const MGAnalysis *analysis, const MGFinding *f, MGRelSize *size,
 		  MGDecision *d)
 {
+	bool		size_independent;
 	bool		big;
 	int			action;
 	const char *tool;
@@ -268,7 +322,8 @@ mg_decide(const MGAnalysis *analysis, const MGFinding *f, MGRelSize *size,
 	else
 		mg_measure(f->relid, f->recurse, size);
 
-	big = mg_is_big(size);
+	size_independent = mg_rule_is_size_independent(f->rule);
+	big = size_independent || mg_is_big(size);
 	action = Min(mg_mode, mg_rule_action[f->rule]);
 
 	memset(d, 0, sizeof(*d));
@@ -286,7 +341,8 @@ mg_decide(const MGAnalysis *analysis, const MGFinding *f, MGRelSize *size,
 		d->action = MG_VERDICT_ALLOWED;
 		d->why = psprintf("private working copy of %s", tool);
 	}
-	else if (big && action == MG_ACTION_ENFORCE && mg_in_maintenance_window())
+	else if (big && action == MG_ACTION_ENFORCE && !size_independent &&
+			 mg_in_maintenance_window())
 	{
 		d->action = MG_VERDICT_WARNED;
 		d->why = "maintenance window";
@@ -299,7 +355,7 @@ mg_decide(const MGAnalysis *analysis, const MGFinding *f, MGRelSize *size,
 		d->why = mg_mode == MG_ACTION_WARN ? "migration_guard.mode = warn" :
 			psprintf("%s = warn", mg_rule_guc_name(f->rule));
 	}
-	else if (mg_is_big_by_default(size))
+	else if (size_independent || mg_is_big_by_default(size))
 	{
 		d->action = MG_VERDICT_ALLOWED;
 		if (big)

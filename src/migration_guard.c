@@ -44,9 +44,14 @@ int			mg_row_threshold = MG_DEFAULT_ROW_THRESHOLD;
 /* migration_guard.size_threshold: ... or above this size (kB, 0 = off) */
 int			mg_size_threshold_kb = MG_DEFAULT_SIZE_THRESHOLD_KB;
 
-/* migration_guard.<rule>_action: what to do when a rule fires */
+/*
+ * migration_guard.<rule>_action: what to do when a rule fires.  The boot
+ * values are mg_rule_default_action(); these initial values only have to
+ * match them until the GUCs are defined.
+ */
 int			mg_rule_action[MG_NUM_RULES] = {
-	MG_ACTION_ENFORCE, MG_ACTION_ENFORCE, MG_ACTION_ENFORCE
+	MG_ACTION_ENFORCE, MG_ACTION_ENFORCE, MG_ACTION_ENFORCE,
+	MG_ACTION_ENFORCE, MG_ACTION_WARN
 };
 
 /* migration_guard.static_analysis: testing knob for the rewrite detector */
@@ -174,7 +179,7 @@ mg_define_gucs(void)
 								 "\"enforce\" rejects, \"warn\" warns, \"off\" ignores the rule.  "
 								 "The weaker of this and \"migration_guard.mode\" applies.",
 								 &mg_rule_action[rule],
-								 MG_ACTION_ENFORCE,
+								 mg_rule_default_action(rule),
 								 mg_action_options,
 								 PGC_SUSET,
 								 0,

@@ -50,10 +50,12 @@ typedef enum MGRule
 {
 	MG_RULE_TABLE_REWRITE,
 	MG_RULE_BLOCKING_INDEX_BUILD,
-	MG_RULE_VALIDATION_SCAN
+	MG_RULE_VALIDATION_SCAN,
+	MG_RULE_INVALID_INDEX_EXISTS,	/* size-independent, see mg_policy.c */
+	MG_RULE_CONCURRENT_INDEX_TIMEOUT	/* warns by default */
 } MGRule;
 
-#define MG_NUM_RULES (MG_RULE_VALIDATION_SCAN + 1)
+#define MG_NUM_RULES (MG_RULE_CONCURRENT_INDEX_TIMEOUT + 1)
 
 /* Values of migration_guard.mode and of the per-rule actions, weakest first */
 typedef enum MGAction
@@ -203,6 +205,8 @@ extern const char *mg_current_statement_text(void);
 /* mg_policy.c */
 extern const char *mg_rule_name(MGRule rule);
 extern const char *mg_rule_guc_name(MGRule rule);
+extern int	mg_rule_default_action(MGRule rule);
+extern bool mg_rule_is_size_independent(MGRule rule);
 extern const char *mg_lockmode_name(LOCKMODE mode);
 extern const char *mg_verdict_name(MGVerdict verdict);
 extern const char *mg_verdict_mode_name(void);
