@@ -168,9 +168,12 @@
 
 /*
  * ADD COLUMN of a domain type whose constraints are all non-volatile checks
- * the default once and stores it without a rewrite from 19 (a0b6ef29a5).
+ * the default once and stores it without a rewrite in the development branch
+ * for 19 (a0b6ef29a5).  Debian's 19~rc1 still rewrites (measured with the
+ * regression test's rewrite check), so the guard keeps predicting the
+ * rewrite until a 19 release that skips it is measured.
  */
-#define MG_DOMAIN_FAST_DEFAULT MG_PG19_GTE
+#define MG_DOMAIN_FAST_DEFAULT 0
 
 /* Backend status entries by 1-based index: renamed in 17. */
 #if MG_PG17_GTE
