@@ -436,7 +436,6 @@ mg_copy_table_permitted(RangeVar *relation)
 	return OidIsValid(relid) && mg_may_maintain(relid, MG_MAINTAIN_TABLE);
 }
 
-#if !MG_HAVE_REPACK
 /*
  * Does the table have a clustered index?  CLUSTER without USING needs one.
  */
@@ -467,6 +466,7 @@ mg_has_clustered_index(Oid relid)
 	return found;
 }
 
+#if !MG_HAVE_REPACK
 /*
  * CLUSTER table [USING index]: also a missing index is PostgreSQL's error.
  */
@@ -484,6 +484,30 @@ mg_cluster_permitted(ClusterStmt *stmt)
 		return OidIsValid(get_relname_relid(stmt->indexname,
 											get_rel_namespace(relid)));
 	return mg_has_clustered_index(relid);
+}
+#else
+/*
+ * REPACK, and CLUSTER and VACUUM FULL as 19 parses them: a missing index, or
+ * CLUSTER without USING on a table without a clustered index, is
+ * PostgreSQL's error.
+ */
+static bool
+mg_repack_permitted(RepackStmt *stmt)
+{
+	RangeVar   *rv = stmt->relation ? stmt->relation->relation : NULL;
+	Oid			relid;
+
+	if (!mg_copy_table_permitted(rv))
+		return false;
+	if (rv == NULL)
+		return true;
+	relid = mg_lookup(rv);
+	if (stmt->indexname != NULL)
+		return OidIsValid(get_relname_relid(stmt->indexname,
+											get_rel_namespace(relid)));
+	if (stmt->command == REPACK_COMMAND_CLUSTER || stmt->usingindex)
+		return mg_has_clustered_index(relid);
+	return true;
 }
 #endif
 
@@ -574,9 +598,7 @@ mg_statement_permitted(Node *stmt)
 			return mg_vacuum_permitted((VacuumStmt *) stmt);
 #if MG_HAVE_REPACK
 		case T_RepackStmt:
-			return mg_copy_table_permitted(((RepackStmt *) stmt)->relation ?
-										   ((RepackStmt *) stmt)->relation->relation :
-										   NULL);
+			return mg_repack_permitted((RepackStmt *) stmt);
 #else
 		case T_ClusterStmt:
 			return mg_cluster_permitted((ClusterStmt *) stmt);
