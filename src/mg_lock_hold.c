@@ -43,10 +43,11 @@
  *	  (QueryCancelHoldoffCount > 0) or was consumed without effect three
  *	  times (QueryCancelPending is false again: it arrived as the client's
  *	  next statement was being read, or a PL/pgSQL block caught it), the
- *	  handler escalates to
- *	  ProcDiePending, which ProcessClientReadInterrupt() honours while the
- *	  backend waits for the client: the session ends with FATAL, as for
- *	  idle_in_transaction_session_timeout.
+ *	  handler escalates to ProcDiePending, which ProcessClientReadInterrupt()
+ *	  honours while the backend waits for the client: the session ends with
+ *	  FATAL, as for idle_in_transaction_session_timeout.  A subtransaction
+ *	  rollback after our error reached the client (a savepoint) is audited
+ *	  as a cancel and, if the lock is still held, the next tick starts over.
  *
  * An emit_log_hook rewrites PostgreSQL's generic message into ours (which
  * relation, which lock, taken by which statement, held for how long) and
