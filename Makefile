@@ -11,6 +11,7 @@ OBJS = \
 	src/mg_check.o \
 	src/mg_check_catalog.o \
 	src/mg_exempt.o \
+	src/mg_lock_hold.o \
 	src/mg_lock_timeout.o \
 	src/mg_permission.o \
 	src/mg_policy.o \
@@ -39,7 +40,7 @@ REGRESS = setup add_column alter_type constraints indexes partitions \
 	privileges extension_objects strict_input oldextversions leftovers \
 	version_specific
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
-ISOLATION = lock_wait blocker_report
+ISOLATION = lock_wait blocker_report lock_hold
 ISOLATION_OPTS = --temp-instance=./tmp_isolation --temp-config=$(srcdir)/migration_guard.conf
 TAP_TESTS = 1
 

@@ -889,6 +889,85 @@ mg_audit_lock_wait(const char *command, const char *statement,
 }
 
 /*
+ * Compose a lock-hold record ahead, while catalog access is allowed: who,
+ * the statement that took the lock, the relation and the mode.  Allocated
+ * in the current memory context.
+ */
+void
+mg_audit_lock_hold_prepare(MGHoldRecord *rec, const char *command,
+						   const char *statement, const char *relation,
+						   LOCKMODE lockmode)
+{
+	StringInfoData body;
+	StringInfoData log;
+
+	initStringInfo(&body);
+	mg_audit_append_field(&body, mg_audit_to_utf8(get_database_name(MyDatabaseId)));
+	mg_audit_append_field(&body, mg_audit_to_utf8(GetUserNameFromId(GetSessionUserId(), true)));
+	mg_audit_append_field(&body, mg_audit_to_utf8(GetUserNameFromId(GetUserId(), true)));
+	mg_audit_append_field(&body, mg_audit_to_utf8(application_name));
+	mg_audit_append_field(&body, mg_client_addr());
+	mg_audit_append_field(&body, psprintf("%d", MyProcPid));
+	mg_audit_append_field(&body, command);
+	mg_audit_append_field(&body, mg_audit_to_utf8(mg_audit_clip_statement(statement)));
+	mg_audit_append_field(&body, mg_audit_to_utf8(relation));
+	mg_audit_append_field(&body, mg_lockmode_name(lockmode));
+	rec->fields = body.data;
+
+	initStringInfo(&log);
+	mg_logfmt(&log, "relation", relation);
+	mg_logfmt(&log, "lock", mg_lockmode_name(lockmode));
+	mg_logfmt(&log, "command", command);
+	mg_logfmt(&log, "user", GetUserNameFromId(GetSessionUserId(), true));
+	mg_logfmt(&log, "database", get_database_name(MyDatabaseId));
+	rec->log = log.data;
+	rec->session_user = GetSessionUserId();
+}
+
+/*
+ * Record that the guard ended a transaction that held its lock too long.
+ * Called from the transaction abort callbacks, where I/O is allowed but
+ * catalog access is not: the record was composed by
+ * mg_audit_lock_hold_prepare(), only the times are added.  Not subject to
+ * audit_rate_limit (whose superuser check reads the catalog): there is at
+ * most one such record per lock_hold_timeout and session.
+ */
+uint64
+mg_audit_lock_hold(const MGHoldRecord *rec, bool terminated, int64 held_ms,
+				   int budget_ms)
+{
+	StringInfoData body;
+	StringInfoData log;
+	const char *action = terminated ? "terminated" : "cancelled";
+	uint64		seq = 0;
+	bool		written;
+
+	if (rec->fields == NULL)
+		return 0;
+	if (mg_audit_level >= MG_AUDIT_REJECTED && mg_audit_shared != NULL)
+	{
+		initStringInfo(&body);
+		appendStringInfo(&body, INT64_FORMAT "\t%s", (int64) GetCurrentTimestamp(),
+						 rec->fields);
+		mg_audit_append_field(&body, action);
+		mg_audit_append_field(&body, psprintf(INT64_FORMAT, held_ms));
+		mg_audit_append_field(&body, psprintf("%d", budget_ms));
+		mg_audit_append_field(&body, psprintf("%u", rec->session_user));
+		seq = mg_audit_write_record(MG_AUDIT_REC_LOCK_HOLD, body.data, &written);
+		pfree(body.data);
+	}
+
+	initStringInfo(&log);
+	mg_logfmt_token(&log, "action", action);
+	mg_logfmt_token(&log, "rule", "lock_hold");
+	appendStringInfo(&log, " %s held_ms=" INT64_FORMAT " budget_ms=%d seq=" UINT64_FORMAT,
+					 rec->log, held_ms, budget_ms, seq);
+	mg_audit_log_line(&log);
+	pfree(log.data);
+	return seq;
+}
+
+/*
  * Record one decision.  Returns its sequence number (0 if not recorded).
  * Also writes the server log line, even when the trail is off or failed.
  */

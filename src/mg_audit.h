@@ -46,12 +46,14 @@
  * Record types, the first field of each line:
  *	D	a decision of the rules (mg_audit_decision)
  *	L	a lock wait that failed, with who was in the way
+ *	H	a transaction held a write-blocking lock past lock_hold_timeout
  *	W	entries that could not be written (a burst of write failures)
  *	O	the statement of decision <seq> completed (no number of its own)
  */
 #define MG_AUDIT_REC_DECISION	'D'
 #define MG_AUDIT_REC_LOCK_WAIT	'L'
 #define MG_AUDIT_REC_WRITE_FAIL	'W'
+#define MG_AUDIT_REC_LOCK_HOLD	'H'
 #define MG_AUDIT_REC_OUTCOME	'O'
 
 /* Fields of each record type, counting the type and the number */
@@ -59,6 +61,7 @@
 #define MG_AUDIT_D_FIELDS		23	/* ... with the session user's OID */
 #define MG_AUDIT_L_FIELDS		15
 #define MG_AUDIT_W_FIELDS		7
+#define MG_AUDIT_H_FIELDS		17
 #define MG_AUDIT_MAX_FIELDS		23
 
 /* Reads one segment line by line in bounded memory (mg_audit_file.c) */

@@ -212,7 +212,7 @@ mg_audit_parse_seq(const char *line, char *type, uint64 *seq)
 
 	if (line[0] == '\0' || line[1] != '\t')
 		return false;
-	if (strchr("DLWO", line[0]) == NULL)
+	if (strchr("DLHWO", line[0]) == NULL)
 		return false;
 	while (*p >= '0' && *p <= '9' && digits < 19)
 	{
@@ -246,6 +246,8 @@ mg_audit_record_complete(const char *line, char type)
 			return n == MG_AUDIT_L_FIELDS;
 		case MG_AUDIT_REC_WRITE_FAIL:
 			return n == MG_AUDIT_W_FIELDS;
+		case MG_AUDIT_REC_LOCK_HOLD:
+			return n == MG_AUDIT_H_FIELDS;
 		case MG_AUDIT_REC_OUTCOME:
 			return n == 3;
 	}

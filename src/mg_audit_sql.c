@@ -219,6 +219,40 @@ mg_lock_wait_row(char **f, int nf, MGVisibility *vis, Datum *values, bool *nulls
 }
 
 /*
+ * One lock-hold line into a row: rule lock_hold, action cancelled or
+ * terminated.
+ */
+static bool
+mg_lock_hold_row(char **f, int nf, MGVisibility *vis, Datum *values, bool *nulls)
+{
+	bool		visible;
+	int			i;
+
+	if (nf != MG_AUDIT_H_FIELDS)
+		return false;
+	visible = mg_entry_visible(vis, f[16], mg_audit_unescape(pstrdup(f[4])));
+	values[0] = Int64GetDatum((int64) strtou64(f[1], NULL, 10));
+	values[1] = TimestampTzGetDatum((TimestampTz) strtoi64(f[2], NULL, 10));
+	for (i = 3; i <= 7; i++)
+		mg_put_text(values, nulls, i - 1, f[i]);
+	values[7] = Int32GetDatum(atoi(f[8]));
+	mg_put_text(values, nulls, 8, f[9]);	/* command that took the lock */
+	mg_put_text(values, nulls, 9, visible ? f[10] : NULL);	/* statement */
+	mg_put_cstring(values, nulls, 10, "lock_hold");
+	mg_put_text(values, nulls, 11, f[13]);	/* cancelled, terminated */
+	mg_put_cstring(values, nulls, 12,
+				   psprintf("The lock was held for %.1f s; \"migration_guard.lock_hold_timeout\" was %s ms.",
+							(double) strtoi64(f[14], NULL, 10) / 1000.0, f[15]));
+	nulls[13] = true;			/* override_reason */
+	mg_put_text(values, nulls, 14, f[11]);	/* relation */
+	nulls[15] = nulls[16] = true;	/* not measured */
+	mg_put_text(values, nulls, 17, f[12]);	/* lock_mode */
+	nulls[18] = nulls[19] = nulls[20] = true;
+	mg_put_cstring(values, nulls, 21, "failed");
+	return true;
+}
+
+/*
  * One write-failure line into a row: which entries were lost, and why.
  */
 static bool
@@ -290,6 +324,8 @@ migration_guard_audit_entries(PG_FUNCTION_ARGS)
 				ok = mg_decision_row(f, nf, &done, &vis, values, nulls);
 			else if (type == MG_AUDIT_REC_LOCK_WAIT)
 				ok = mg_lock_wait_row(f, nf, &vis, values, nulls);
+			else if (type == MG_AUDIT_REC_LOCK_HOLD)
+				ok = mg_lock_hold_row(f, nf, &vis, values, nulls);
 			else
 				ok = mg_write_failure_row(f, nf, values, nulls);
 			if (ok)

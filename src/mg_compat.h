@@ -193,6 +193,13 @@ mg_lock_held_by_me(const LOCKTAG *tag, LOCKMODE mode)
 #endif
 }
 
+/* Repeating timeouts (enable_timeout_every) are 15+; on 14 ours fires once. */
+#if MG_PG15_GTE
+#define mg_enable_timeout_every(id, fin, ms) enable_timeout_every(id, fin, ms)
+#else
+#define mg_enable_timeout_every(id, fin, ms) enable_timeout_at(id, fin)
+#endif
+
 /*
  * Path of the main fork of a permanent relation, palloc'd.  RelFileNode
  * became RelFileLocator in 16, and relpath() returns a struct from 18.

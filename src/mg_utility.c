@@ -240,6 +240,13 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	/* On error, transaction or subtransaction abort pops the nest level. */
 	mg_restore_lock_timeout(nestlevel);
 
+	/* A write-blocking lock left held starts the lock-hold budget. */
+	if (active)
+		mg_lock_hold_after_statement(has_targets ? &targets : NULL, stmt.command,
+									 has_targets && stmt.statement == NULL ?
+									 mg_statement_text(pstmt, queryString) :
+									 stmt.statement);
+
 	/* Statements that ran despite a finding: record that they completed. */
 	if (stmt.audit_seqs != NIL)
 	{

@@ -260,6 +260,7 @@ mg_define_gucs(void)
 
 	mg_define_window_gucs();
 	mg_audit_define_gucs();
+	mg_lock_hold_init();
 
 	MarkGUCPrefixReserved("migration_guard");
 }

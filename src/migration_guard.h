@@ -184,6 +184,26 @@ extern uint64 mg_audit_lock_wait(const char *command, const char *statement,
 								 const char *blockers);
 extern void mg_audit_outcome(uint64 seq);
 
+/* A lock-hold audit record, composed where catalog access is allowed */
+typedef struct MGHoldRecord
+{
+	char	   *fields;			/* who, command, statement, relation, lock */
+	char	   *log;			/* the same for the server log line */
+	Oid			session_user;
+} MGHoldRecord;
+extern void mg_audit_lock_hold_prepare(MGHoldRecord *rec, const char *command,
+									   const char *statement, const char *relation,
+									   LOCKMODE lockmode);
+extern uint64 mg_audit_lock_hold(const MGHoldRecord *rec, bool terminated,
+								 int64 held_ms, int budget_ms);
+
+/* mg_lock_hold.c */
+extern int	mg_lock_hold_timeout_ms;
+extern void mg_lock_hold_init(void);
+extern void mg_lock_hold_after_statement(const MGLockTargets *targets,
+										 const char *command,
+										 const char *statement);
+
 /* mg_exempt.c */
 extern const char *mg_tool_private_relation(Oid relid);
 
