@@ -171,12 +171,15 @@ $primary->command_checks_all([ $client, $tail ], 1,
 # NOTICEs and WARNINGs of the server go to stderr and do not break the report.
 my $notice = write_file('006_notice.sql', 'ALTER TABLE big ADD COLUMN ' . ('x' x 70) . " int;\nCREATE INDEX ON big (v);\nSELECT 'a\\\\b';\n");
 {
-	local $ENV{PGOPTIONS} = '-c standard_conforming_strings=off';
+	# 19 no longer has standard_conforming_strings = off, whose WARNING the
+	# test provokes; there only the NOTICE is checked.
+	my $pre19 = $primary->safe_psql('postgres', 'SHOW server_version_num') < 190000;
+	local $ENV{PGOPTIONS} = $pre19 ? '-c standard_conforming_strings=off' : '';
 	$primary->command_checks_all([ $client, $notice ], 1,
 		[ qr/006_notice\.sql: 3 statements, 1 rejected, 0 warnings, 0 errors/,
 		  qr/006_notice\.sql:2: REJECT \[blocking_index_build\]/ ],
 		[ qr/NOTICE:  identifier "x{70}" will be truncated/,
-		  qr/WARNING:  nonstandard use of \\\\ in a string literal/ ],
+		  $pre19 ? qr/WARNING:  nonstandard use of \\\\ in a string literal/ : qr// ],
 		'NOTICE and WARNING: passed to stderr, the report is intact');
 }
 
