@@ -21,6 +21,7 @@
 #include "common/relpath.h"
 #include "nodes/parsenodes.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #if PG_VERSION_NUM >= 160000
 #include "storage/relfilelocator.h"
 #else
@@ -214,6 +215,16 @@ mg_relation_path(Oid spcoid, Oid dboid, Oid filenode, ForkNumber fork)
 #define MG_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "migration_guard", .version = MG_VERSION)
 #else
 #define MG_MODULE_MAGIC PG_MODULE_MAGIC
+#endif
+
+/*
+ * An autovacuum worker preventing wraparound is marked by a status flag
+ * where the major has it; otherwise only its activity text says so.
+ */
+#ifdef PROC_VACUUM_FOR_WRAPAROUND
+#define MG_HAVE_WRAPAROUND_FLAG 1
+#else
+#define MG_HAVE_WRAPAROUND_FLAG 0
 #endif
 
 #endif							/* MG_COMPAT_H */
