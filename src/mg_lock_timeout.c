@@ -30,6 +30,18 @@
  * and the catalogs, and writing the audit, can all fail.  The relation
  * names are collected before the statement runs, with the lock targets.
  *
+ * Without joining the queue (migration_guard.lock_wait = no_queue, the
+ * default): even bounded, a wait in PostgreSQL's lock queue makes every
+ * later query on the table queue behind the DDL.  So after the verdict,
+ * mg_acquire_lock_targets() takes the statement's first locks itself with
+ * conditional attempts (which never queue), all of them or none, retried
+ * with backoff until the lock timeout is spent, and fails with 55P03 then,
+ * or at once when the blocker is known to stay (a prepared transaction, an
+ * anti-wraparound autovacuum, a session idle in transaction for longer than
+ * migration_guard.idle_blocker_timeout).  A plain autovacuum in the way is
+ * cancelled as PostgreSQL cancels it for a queued waiter.  The blocker
+ * report is added by the same path as for a lock timeout.
+ *
  * Copyright (c) 2026, migration_guard developers
  *
  * IDENTIFICATION
@@ -891,7 +903,13 @@ mg_plan_ahead(Node *stmt, const MGLockTargets *targets, MGAheadLocks *ahead)
 	int			i;
 
 	ahead->n = 0;
-	if (IsA(stmt, LockStmt) && ((LockStmt *) stmt)->nowait)
+	/*
+	 * NOWAIT asks for PostgreSQL's own single attempt.  Outside a
+	 * transaction block LOCK TABLE is an error, which a lock failure must
+	 * not replace.
+	 */
+	if (IsA(stmt, LockStmt) &&
+		(((LockStmt *) stmt)->nowait || !IsTransactionBlock()))
 		return;
 	if (!mg_statement_permitted(stmt))
 		return;

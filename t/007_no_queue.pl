@@ -62,14 +62,14 @@ foreach my $mode ('no_queue', 'queue')
 
 	if ($mode eq 'no_queue')
 	{
-		is($state, 'Extension|f',
+		is($state, 'Extension|false',
 			'no_queue: the DDL retries (wait event type Extension), not in the lock queue');
 		is($app_rc, 0, 'no_queue: a SELECT on the table runs while the DDL waits');
 		ok($app_secs < 1, 'no_queue: ... at once');
 	}
 	else
 	{
-		is($state, 'Lock|t', 'queue: the DDL waits in the lock queue');
+		is($state, 'Lock|true', 'queue: the DDL waits in the lock queue');
 		like($app_err, qr/canceling statement due to statement timeout/,
 			'queue: a SELECT on the table waits behind the DDL');
 	}
