@@ -227,4 +227,17 @@ mg_relation_path(Oid spcoid, Oid dboid, Oid filenode, ForkNumber fork)
 #define MG_HAVE_WRAPAROUND_FLAG 0
 #endif
 
+/*
+ * A random integer in [lo, hi]: pg_prng from 15; 14 has random().  And
+ * dropping the backend status snapshot alone is 15+ (14: all of it).
+ */
+#if MG_PG15_GTE
+#include "common/pg_prng.h"
+#define mg_random_range(lo, hi) pg_prng_uint64_range(&pg_global_prng_state, (lo), (hi))
+#define mg_clear_backend_status_snapshot() pgstat_clear_backend_activity_snapshot()
+#else
+#define mg_random_range(lo, hi) ((uint64) (lo) + (uint64) random() % ((uint64) (hi) - (uint64) (lo) + 1))
+#define mg_clear_backend_status_snapshot() pgstat_clear_snapshot()
+#endif
+
 #endif							/* MG_COMPAT_H */

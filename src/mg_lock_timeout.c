@@ -61,7 +61,6 @@
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_inherits.h"
-#include "common/pg_prng.h"
 #include "commands/tablecmds.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -855,6 +854,65 @@ mg_may_lock_ahead(Node *stmt, int i, Oid relid, LOCKMODE mode)
 	}
 }
 
+/* The relation kinds a statement of this object type applies to */
+static bool
+mg_object_type_fits(ObjectType objtype, char relkind)
+{
+	switch (objtype)
+	{
+		case OBJECT_TABLE:
+			return true;		/* ALTER TABLE also serves other relations */
+		case OBJECT_INDEX:
+			return relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX;
+		case OBJECT_VIEW:
+			return relkind == RELKIND_VIEW;
+		case OBJECT_MATVIEW:
+			return relkind == RELKIND_MATVIEW;
+		case OBJECT_SEQUENCE:
+			return relkind == RELKIND_SEQUENCE;
+		case OBJECT_FOREIGN_TABLE:
+			return relkind == RELKIND_FOREIGN_TABLE;
+		default:
+			return false;
+	}
+}
+
+/*
+ * Is relkind one the statement accepts?  PostgreSQL checks the kind before
+ * it locks (the RangeVar callbacks); a relation of the wrong kind gets
+ * PostgreSQL's error, never a lock failure, so it is left to PostgreSQL.
+ */
+static bool
+mg_relkind_fits(Node *stmt, char relkind)
+{
+	switch (nodeTag(stmt))
+	{
+		case T_LockStmt:
+			return relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE ||
+				relkind == RELKIND_VIEW;
+		case T_TruncateStmt:
+			return relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE ||
+				relkind == RELKIND_FOREIGN_TABLE;
+		case T_DropStmt:
+			if (((DropStmt *) stmt)->removeType == OBJECT_TABLE)
+				return relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE;
+			return mg_object_type_fits(((DropStmt *) stmt)->removeType, relkind);
+		case T_AlterTableStmt:
+			return mg_object_type_fits(((AlterTableStmt *) stmt)->objtype, relkind);
+		case T_RenameStmt:
+			return mg_object_type_fits(((RenameStmt *) stmt)->renameType, relkind) ||
+				((RenameStmt *) stmt)->renameType == OBJECT_COLUMN ||
+				((RenameStmt *) stmt)->renameType == OBJECT_TABCONSTRAINT ||
+				((RenameStmt *) stmt)->renameType == OBJECT_TRIGGER ||
+				((RenameStmt *) stmt)->renameType == OBJECT_POLICY ||
+				((RenameStmt *) stmt)->renameType == OBJECT_RULE;
+		case T_AlterObjectSchemaStmt:
+			return mg_object_type_fits(((AlterObjectSchemaStmt *) stmt)->objectType, relkind);
+		default:
+			return true;
+	}
+}
+
 /* Do we hold a lock on relid in mode, or ACCESS EXCLUSIVE, already? */
 static bool
 mg_relation_locked_by_me(Oid relid, LOCKMODE mode)
@@ -891,8 +949,10 @@ mg_is_lone_attach(Node *stmt)
  * - nothing after a relation with inheritance children or a view: PostgreSQL
  *   locks those children or base relations next (except for a lone ATTACH
  *   PARTITION, which locks the partition before any recursion);
- * - nothing from the first relation the role may not lock ahead, or that is
- *   temporary, on (no other session queues for those anyway).
+ * - nothing from the first relation the role may not lock ahead, of a kind
+ *   the statement does not accept (both are PostgreSQL's errors, raised
+ *   before it locks), or that is temporary (no other session queues for
+ *   those anyway), on.
  *
  * A relation this transaction holds in the mode (or ACCESS EXCLUSIVE)
  * already, such as one it created, needs no attempt.
@@ -920,7 +980,7 @@ mg_plan_ahead(Node *stmt, const MGLockTargets *targets, MGAheadLocks *ahead)
 		LOCKMODE	mode = targets->mode[i];
 		char		relkind = get_rel_relkind(relid);
 
-		if (relkind == '\0' ||
+		if (relkind == '\0' || !mg_relkind_fits(stmt, relkind) ||
 			get_rel_persistence(relid) == RELPERSISTENCE_TEMP ||
 			!mg_may_lock_ahead(stmt, i, relid, mode))
 			break;
@@ -1061,7 +1121,7 @@ mg_check_blockers(Oid relid, LOCKMODE mode, TimestampTz wait_start,
 	int			i;
 
 	/* The backend states as they are now, not as at our first look. */
-	pgstat_clear_backend_activity_snapshot();
+	mg_clear_backend_status_snapshot();
 
 	for (i = 0; i < locks->nelements; i++)
 	{
@@ -1126,7 +1186,7 @@ mg_retry_delay_ms(int attempt)
 	ceiling = Min(ceiling, MG_RETRY_MAX_MS);
 	/* Half the ceiling, plus up to the other half at random */
 	return ceiling / 2 +
-		(long) pg_prng_uint64_range(&pg_global_prng_state, 0, ceiling - ceiling / 2);
+		(long) mg_random_range(0, ceiling - ceiling / 2);
 }
 
 static void
