@@ -4,7 +4,9 @@
 # queue: another session's SELECT on the table runs at once while the DDL
 # retries, and the DDL succeeds once the reader commits.  With queue, that
 # SELECT waits behind the DDL.  Two migrations taking two tables in
-# opposite orders at the same time both end within the lock timeout.
+# opposite orders at the same time both end within the lock timeout.  An
+# autovacuum worker in the way is cancelled after deadlock_timeout, as for a
+# queued waiter, unless it prevents wraparound: then the DDL fails at once.
 use strict;
 use warnings;
 use PostgreSQL::Test::Cluster;
@@ -14,7 +16,10 @@ use Time::HiRes qw(time);
 
 my $node = PostgreSQL::Test::Cluster->new('no_queue');
 $node->init;
-$node->append_conf('postgresql.conf', "shared_preload_libraries = 'migration_guard'");
+$node->append_conf('postgresql.conf', qq{shared_preload_libraries = 'migration_guard'
+autovacuum_naptime = 1s
+log_min_messages = debug1
+});
 $node->start;
 $node->safe_psql('postgres',
 	'CREATE EXTENSION migration_guard; CREATE TABLE q (id int); INSERT INTO q VALUES (1); '
@@ -114,5 +119,66 @@ ok($failed >= 1, 'opposite orders: at least one fails with 55P03');
 my $secs = time() - $t1;
 ok($secs < 10, 'opposite orders: both end within the lock timeout');
 $_->[0]->quit foreach @s;
+
+# The autovacuum worker vacuuming table $table, waited for up to 60 s.
+sub autovacuum_on
+{
+	my ($table) = @_;
+	for (1 .. 120)
+	{
+		my $q = $node->safe_psql('postgres',
+			"SELECT query FROM pg_stat_activity WHERE backend_type = 'autovacuum worker' "
+			  . "AND query LIKE '%public.$table%'");
+		return $q if $q ne '';
+		select(undef, undef, undef, 0.5);
+	}
+	return '';
+}
+
+# Slow autovacuums: dead rows, and a cost limit that makes them crawl.
+my $slow = 'autovacuum_vacuum_cost_delay = 100, autovacuum_vacuum_cost_limit = 1';
+$node->safe_psql('postgres',
+	"CREATE TABLE av (id int, pad text) WITH ($slow, autovacuum_vacuum_threshold = 0, "
+	  . "autovacuum_vacuum_scale_factor = 0); "
+	  . "INSERT INTO av SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g; "
+	  . 'DELETE FROM av;');
+SKIP:
+{
+	my $q = autovacuum_on('av');
+	skip 'no autovacuum of av within 60 s', 2 if $q eq '';
+	my $log_offset = -s $node->logfile;
+	my ($rc, $out, $err) = $node->psql('postgres',
+		"SET lock_timeout = 0; SET migration_guard.lock_timeout = '60s'; "
+		  . 'ALTER TABLE av ADD COLUMN c int;');
+	is($rc, 0, 'plain autovacuum in the way: cancelled, the DDL succeeds');
+	like(slurp_file($node->logfile, $log_offset),
+		qr/sending cancel to blocking autovacuum PID \d+\n.*DETAIL:  Process \d+ waits for AccessExclusiveLock on relation \d+ of database \d+\./,
+		'plain autovacuum in the way: PostgreSQL\'s log message');
+}
+
+# An anti-wraparound autovacuum: age(relfrozenxid) past the table's
+# autovacuum_freeze_max_age (100000, the least allowed).
+$node->safe_psql('postgres',
+	'CREATE TABLE wr (id int, pad text) WITH (autovacuum_enabled = off); '
+	  . "INSERT INTO wr SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g; "
+	  . 'CREATE TABLE xid_burn (i int);');
+$node->safe_psql('postgres',
+	'DO $$ BEGIN FOR i IN 1..110000 LOOP BEGIN INSERT INTO xid_burn VALUES (i); '
+	  . 'EXCEPTION WHEN others THEN NULL; END; END LOOP; END $$;');
+$node->safe_psql('postgres',
+	"ALTER TABLE wr SET (autovacuum_freeze_max_age = 100000, $slow);");
+SKIP:
+{
+	my $q = autovacuum_on('wr');
+	skip 'no autovacuum of wr within 60 s', 2 if $q eq '';
+	my $t2 = time();
+	my ($rc, $out, $err) = $node->psql('postgres',
+		"SET lock_timeout = 0; SET migration_guard.lock_timeout = '60s'; "
+		  . 'ALTER TABLE wr ADD COLUMN c int;');
+	like($err,
+		qr/could not obtain lock on relation "public\.wr"\nDETAIL:  The lock is held by an autovacuum worker preventing transaction ID wraparound/,
+		"anti-wraparound autovacuum in the way ($q): fails with the reason");
+	ok(time() - $t2 < 30, 'anti-wraparound autovacuum in the way: at once');
+}
 
 done_testing();
