@@ -1110,11 +1110,13 @@ mg_cancel_autovacuum(int pid, Oid relid, LOCKMODE mode)
  * never cancels it), a session idle in transaction for longer than
  * migration_guard.idle_blocker_timeout.  A plain autovacuum worker is
  * cancelled once we have waited deadlock_timeout, as PostgreSQL cancels it
- * for a queued waiter; *cancelled remembers whom we signalled.
+ * for a queued waiter; *cancelled (in keep_cxt) remembers whom we
+ * signalled.  Everything else is allocated in the current memory context,
+ * which the caller resets after each round.
  */
 static char *
 mg_check_blockers(Oid relid, LOCKMODE mode, TimestampTz wait_start,
-				  List **cancelled)
+				  List **cancelled, MemoryContext keep_cxt)
 {
 	LockData   *locks = GetLockStatusData();
 	TimestampTz now = GetCurrentTimestamp();
@@ -1160,8 +1162,11 @@ mg_check_blockers(Oid relid, LOCKMODE mode, TimestampTz wait_start,
 			if (TimestampDifferenceExceeds(wait_start, now, DeadlockTimeout) &&
 				!list_member_int(*cancelled, inst->pid))
 			{
-				mg_cancel_autovacuum(inst->pid, relid, mode);
+				MemoryContext oldcxt = MemoryContextSwitchTo(keep_cxt);
+
 				*cancelled = lappend_int(*cancelled, inst->pid);
+				MemoryContextSwitchTo(oldcxt);
+				mg_cancel_autovacuum(inst->pid, relid, mode);
 			}
 			continue;
 		}
@@ -1220,6 +1225,7 @@ mg_acquire_lock_targets(Node *stmt, const MGLockTargets *targets)
 	MGAheadLocks ahead;
 	TimestampTz start;
 	List	   *cancelled = NIL;
+	MemoryContext round_cxt;
 	int			attempt;
 
 	if (mg_lock_wait != MG_LOCK_WAIT_NO_QUEUE || LockTimeout <= 0)
@@ -1228,10 +1234,18 @@ mg_acquire_lock_targets(Node *stmt, const MGLockTargets *targets)
 	if (ahead.n == 0)
 		return;
 
+	/*
+	 * Each round reads the whole lock table: in a context of its own, reset
+	 * after each round, or an hour-long lock timeout would pile them up.
+	 */
+	round_cxt = AllocSetContextCreate(CurrentMemoryContext,
+									  "migration_guard lock attempts",
+									  ALLOCSET_DEFAULT_SIZES);
 	start = GetCurrentTimestamp();
 	for (attempt = 0;; attempt++)
 	{
 		int			failed = mg_try_lock_all(&ahead);
+		MemoryContext oldcxt;
 		char	   *reason;
 		long		elapsed_ms;
 		long		delay;
@@ -1239,10 +1253,13 @@ mg_acquire_lock_targets(Node *stmt, const MGLockTargets *targets)
 		if (failed < 0)
 			break;
 
+		oldcxt = MemoryContextSwitchTo(round_cxt);
 		reason = mg_check_blockers(ahead.relid[failed], ahead.mode[failed],
-								   start, &cancelled);
+								   start, &cancelled, oldcxt);
+		MemoryContextSwitchTo(oldcxt);
 		if (reason != NULL)
 			mg_fail_lock(ahead.relid[failed], reason);
+		MemoryContextReset(round_cxt);
 
 		elapsed_ms = (long) ((GetCurrentTimestamp() - start) / 1000);
 		if (elapsed_ms >= LockTimeout)
@@ -1254,5 +1271,6 @@ mg_acquire_lock_targets(Node *stmt, const MGLockTargets *targets)
 		ResetLatch(MyLatch);
 		CHECK_FOR_INTERRUPTS();
 	}
+	MemoryContextDelete(round_cxt);
 	list_free(cancelled);
 }
