@@ -7,7 +7,8 @@
 # Runs against an existing throwaway server that preloads migration_guard
 # (as its superuser; creates and drops table lq_bench in database
 # ${PGDATABASE:-postgres}).  For each mode, ROUNDS times: pgbench runs
-# point SELECTs and UPDATEs on the table at a fixed rate for 10 s; at 3 s a
+# point SELECTs and UPDATEs on the table at a fixed rate (RATE per second;
+# RATE=0: as fast as it can) for 10 s; at 3 s a
 # reader takes ACCESS SHARE on the table for READER_SECS seconds; at 4 s an
 # ALTER TABLE ... ADD COLUMN (ACCESS EXCLUSIVE, instant once granted)
 # arrives, with migration_guard.lock_timeout = DDL_TIMEOUT.  Reported: the
@@ -42,7 +43,9 @@ printf '%-9s %5s %8s %8s %8s %7s  %s\n' mode round p50_ms p99_ms max_ms n ddl
 for round in $(seq 1 "$ROUNDS"); do
 	for mode in queue no_queue; do
 		rm -f "$WORK"/pgbench_log.*
-		(cd "$WORK" && pgbench -n -d "$DB" -f oltp.sql -c "$CLIENTS" -j 2 -R "$RATE" -T 10 -l \
+		rate=()
+		[ "$RATE" -gt 0 ] && rate=(-R "$RATE")
+		(cd "$WORK" && pgbench -n -d "$DB" -f oltp.sql -c "$CLIENTS" -j 2 "${rate[@]}" -T 10 -l \
 			--log-prefix=pgbench_log >/dev/null 2>&1) &
 		bench=$!
 		sleep 3
@@ -66,7 +69,7 @@ SQL
 		# (the end of the transaction).  Its start is end - latency.
 		cat "$WORK"/pgbench_log.* | awk -v from="$ddl_start" -v to="$(echo "$ddl_start + $READER_SECS" | bc)" '
 			{ end = $5 + $6 / 1e6; start = end - $3 / 1e6;
-			  if (start >= from && start <= to) print $3 / 1000 }' | sort -n > "$WORK/lat"
+			  if (start >= from && start <= to) printf "%.2f\n", $3 / 1000 }' | sort -n > "$WORK/lat"
 		n=$(wc -l < "$WORK/lat")
 		if [ "$n" -gt 0 ]; then
 			p50=$(awk -v n="$n" 'NR == int((n + 1) * 0.50) || (NR == 1 && n < 2) { print; exit }' "$WORK/lat")
@@ -75,7 +78,7 @@ SQL
 		else
 			p50=-; p99=-; max=-
 		fi
-		printf '%-9s %5s %8.2f %8.2f %8.2f %7s  %s\n' "$mode" "$round" "$p50" "$p99" "$max" "$n" "$ddl"
+		printf '%-9s %5s %8s %8s %8s %7s  %s\n' "$mode" "$round" "$p50" "$p99" "$max" "$n" "$ddl"
 	done
 done
 
