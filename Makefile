@@ -40,7 +40,7 @@ REGRESS = setup add_column alter_type constraints indexes partitions \
 	privileges extension_objects strict_input oldextversions leftovers \
 	version_specific
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
-ISOLATION = lock_wait blocker_report lock_hold
+ISOLATION = lock_wait blocker_report lock_hold known_blockers no_queue_deadlock
 ISOLATION_OPTS = --temp-instance=./tmp_isolation --temp-config=$(srcdir)/migration_guard.conf
 TAP_TESTS = 1
 

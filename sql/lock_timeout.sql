@@ -9,6 +9,10 @@ SET search_path = lock_timeout, public;
 CREATE TABLE t (id int);
 SHOW migration_guard.lock_timeout;
 SET migration_guard.lock_timeout = '100ms';
+-- Up to the no_queue section below: PostgreSQL's own wait in the lock queue,
+-- under the guard's lock_timeout.
+SHOW migration_guard.lock_wait;
+SET migration_guard.lock_wait = queue;
 
 -- Nobody in the way yet.
 SELECT * FROM migration_guard.blockers('t');
@@ -117,6 +121,65 @@ BEGIN;
 LOCK TABLE t IN ACCESS EXCLUSIVE MODE NOWAIT;
 ROLLBACK;
 \set VERBOSITY default
+-- migration_guard.lock_wait = no_queue (the default): the statement's locks
+-- are taken with conditional attempts before it runs, never in the queue.
+-- A prepared transaction in the way fails it at once, with the reason
+-- before the report.  The message is PostgreSQL's for a lock not obtained.
+RESET migration_guard.lock_wait;
+SET migration_guard.lock_timeout = '1h';
+ALTER TABLE t ADD COLUMN c int;
+-- In a transaction block and a subtransaction, a DO block, a PL/pgSQL
+-- exception block; NOWAIT is PostgreSQL's own single attempt.
+\set VERBOSITY terse
+BEGIN;
+SAVEPOINT s;
+TRUNCATE t;
+ROLLBACK TO s;
+LOCK TABLE t IN ACCESS EXCLUSIVE MODE;
+ROLLBACK TO s;
+LOCK TABLE t IN ACCESS EXCLUSIVE MODE NOWAIT;
+ROLLBACK;
+DO $$ BEGIN ALTER TABLE lock_timeout.t ADD COLUMN c int; END $$;
+DO $$
+BEGIN
+	ALTER TABLE lock_timeout.t ADD COLUMN c int;
+EXCEPTION WHEN lock_not_available THEN
+	RAISE NOTICE 'caught %', SQLSTATE;
+END $$;
+-- CREATE INDEX takes SHARE, which ACCESS SHARE does not conflict with;
+-- DROP INDEX takes ACCESS EXCLUSIVE on the table first, as PostgreSQL does.
+CREATE INDEX t_id ON t (id);
+DROP INDEX t_id;
+-- Outside a transaction block LOCK TABLE is PostgreSQL's error, not ours.
+LOCK TABLE t IN ACCESS EXCLUSIVE MODE;
+-- A relation created in this transaction: held already, no attempt.
+BEGIN;
+CREATE TABLE fresh (id int);
+ALTER TABLE fresh ADD COLUMN c int;
+ROLLBACK;
+-- A role that may not alter the table takes no lock ahead: PostgreSQL's
+-- permission error, not a lock failure.
+CREATE ROLE lt_other;
+GRANT USAGE ON SCHEMA lock_timeout TO lt_other;
+SET ROLE lt_other;
+ALTER TABLE t ADD COLUMN c int;
+RESET ROLE;
+REVOKE USAGE ON SCHEMA lock_timeout FROM lt_other;
+DROP ROLE lt_other;
+-- With no lock timeout at all, nothing bounds the attempts: PostgreSQL's own
+-- wait applies (here ended by statement_timeout).
+SET migration_guard.lock_timeout = 0;
+SET statement_timeout = '50ms';
+ALTER TABLE t ADD COLUMN c int;
+RESET statement_timeout;
+-- idle_blocker_timeout: 10s by default, 0 disables it.
+SHOW migration_guard.idle_blocker_timeout;
+SET migration_guard.idle_blocker_timeout = 0;
+SET migration_guard.idle_blocker_timeout = -1;
+SET migration_guard.lock_wait = sometimes;
+\set VERBOSITY default
+RESET migration_guard.idle_blocker_timeout;
+SET migration_guard.lock_timeout = '100ms';
 -- Restored after success too.
 COMMIT PREPARED 'reader';
 ALTER TABLE t ADD COLUMN c int;
@@ -125,5 +188,7 @@ SHOW lock_timeout;
 CREATE ROLE lt_user;
 SET ROLE lt_user;
 SET migration_guard.lock_timeout = 0;
+SET migration_guard.lock_wait = queue;
+SET migration_guard.idle_blocker_timeout = 0;
 RESET ROLE;
 DROP ROLE lt_user;

@@ -21,6 +21,7 @@
 #include "common/relpath.h"
 #include "nodes/parsenodes.h"
 #include "storage/lock.h"
+#include "storage/proc.h"
 #if PG_VERSION_NUM >= 160000
 #include "storage/relfilelocator.h"
 #else
@@ -233,6 +234,29 @@ mg_relation_path(Oid spcoid, Oid dboid, Oid filenode, ForkNumber fork)
 #define MG_MODULE_MAGIC PG_MODULE_MAGIC_EXT(.name = "migration_guard", .version = MG_VERSION)
 #else
 #define MG_MODULE_MAGIC PG_MODULE_MAGIC
+#endif
+
+/*
+ * An autovacuum worker preventing wraparound is marked by a status flag
+ * where the major has it; otherwise only its activity text says so.
+ */
+#ifdef PROC_VACUUM_FOR_WRAPAROUND
+#define MG_HAVE_WRAPAROUND_FLAG 1
+#else
+#define MG_HAVE_WRAPAROUND_FLAG 0
+#endif
+
+/*
+ * A random integer in [lo, hi]: pg_prng from 15; 14 has random().  And
+ * dropping the backend status snapshot alone is 15+ (14: all of it).
+ */
+#if MG_PG15_GTE
+#include "common/pg_prng.h"
+#define mg_random_range(lo, hi) pg_prng_uint64_range(&pg_global_prng_state, (lo), (hi))
+#define mg_clear_backend_status_snapshot() pgstat_clear_backend_activity_snapshot()
+#else
+#define mg_random_range(lo, hi) ((uint64) (lo) + (uint64) random() % ((uint64) (hi) - (uint64) (lo) + 1))
+#define mg_clear_backend_status_snapshot() pgstat_clear_snapshot()
 #endif
 
 #endif							/* MG_COMPAT_H */

@@ -210,6 +210,9 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	{
 		if (guarded)
 			mg_guard_statement(parsetree, queryString, &stmt);
+		/* After the verdict: a rejected statement takes no lock. */
+		if (has_targets)
+			mg_acquire_lock_targets(parsetree, &targets);
 
 		if (prev_ProcessUtility)
 			(*prev_ProcessUtility) (pstmt, queryString, readOnlyTree, context,

@@ -261,6 +261,7 @@ mg_define_gucs(void)
 	mg_define_window_gucs();
 	mg_audit_define_gucs();
 	mg_lock_hold_init();
+	mg_define_lock_wait_gucs();
 
 	MarkGUCPrefixReserved("migration_guard");
 }

@@ -86,7 +86,7 @@ sub check_case
 	my ($name, $db, $enc, $snippet) = @_;
 	my $err = ddl_error($db, $enc);
 
-	like($err, qr/ERROR:  55P03: canceling statement due to lock timeout/,
+	like($err, qr/ERROR:  55P03: (?:canceling statement due to lock timeout|could not obtain lock on relation "public\.t")/,
 		"$name: SQLSTATE 55P03");
 	like($err,
 		qr/DETAIL:  Waiting for AccessExclusiveLock on relation "public\.t": pid \d+ \(role "[^"]*", application "[^"]*", active for \d+ s, transaction age \d+ s\) holds AccessShareLock, query: \Q$snippet\E\.\.\.\.\n/,
