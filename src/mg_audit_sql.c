@@ -141,6 +141,22 @@ mg_collect_done(MGDoneSet *done)
 }
 
 /*
+ * The fields every record starts with, into columns 0 to 7: seq, ts,
+ * database, session and current user, application, client address, pid.
+ */
+static void
+mg_put_who(char **f, Datum *values, bool *nulls)
+{
+	int			i;
+
+	values[0] = Int64GetDatum((int64) strtou64(f[1], NULL, 10));
+	values[1] = TimestampTzGetDatum((TimestampTz) strtoi64(f[2], NULL, 10));
+	for (i = 3; i <= 7; i++)	/* database ... client_addr */
+		mg_put_text(values, nulls, i - 1, f[i]);
+	values[7] = Int32GetDatum(atoi(f[8]));	/* pid */
+}
+
+/*
  * One decision line into a row.  False if it is damaged.
  */
 static bool
@@ -150,7 +166,6 @@ mg_decision_row(char **f, int nf, const MGDoneSet *done, MGVisibility *vis,
 	uint64		seq = strtou64(f[1], NULL, 10);
 	bool		visible;
 	bool		lock_wait;
-	int			i;
 
 	if (nf != MG_AUDIT_D_FIELDS && nf != MG_AUDIT_D_FIELDS_1_0)
 		return false;
@@ -158,11 +173,7 @@ mg_decision_row(char **f, int nf, const MGDoneSet *done, MGVisibility *vis,
 							   mg_audit_unescape(pstrdup(f[4])));
 	lock_wait = strcmp(f[12], "lock_timeout") == 0;
 
-	values[0] = Int64GetDatum((int64) seq);
-	values[1] = TimestampTzGetDatum((TimestampTz) strtoi64(f[2], NULL, 10));
-	for (i = 3; i <= 7; i++)	/* database ... client_addr */
-		mg_put_text(values, nulls, i - 1, f[i]);
-	values[7] = Int32GetDatum(atoi(f[8]));	/* pid */
+	mg_put_who(f, values, nulls);
 	mg_put_text(values, nulls, 8, f[9]);	/* command */
 	mg_put_text(values, nulls, 9, visible ? f[10] : NULL);	/* statement */
 	mg_put_text(values, nulls, 10, f[11]);	/* rule */
@@ -194,16 +205,11 @@ static bool
 mg_lock_wait_row(char **f, int nf, MGVisibility *vis, Datum *values, bool *nulls)
 {
 	bool		visible;
-	int			i;
 
 	if (nf != MG_AUDIT_L_FIELDS)
 		return false;
 	visible = mg_entry_visible(vis, f[14], mg_audit_unescape(pstrdup(f[4])));
-	values[0] = Int64GetDatum((int64) strtou64(f[1], NULL, 10));
-	values[1] = TimestampTzGetDatum((TimestampTz) strtoi64(f[2], NULL, 10));
-	for (i = 3; i <= 7; i++)
-		mg_put_text(values, nulls, i - 1, f[i]);
-	values[7] = Int32GetDatum(atoi(f[8]));
+	mg_put_who(f, values, nulls);
 	mg_put_text(values, nulls, 8, f[9]);	/* command */
 	mg_put_text(values, nulls, 9, visible ? f[10] : NULL);	/* statement */
 	mg_put_cstring(values, nulls, 10, "lock_wait");
@@ -226,16 +232,11 @@ static bool
 mg_lock_hold_row(char **f, int nf, MGVisibility *vis, Datum *values, bool *nulls)
 {
 	bool		visible;
-	int			i;
 
 	if (nf != MG_AUDIT_H_FIELDS)
 		return false;
 	visible = mg_entry_visible(vis, f[16], mg_audit_unescape(pstrdup(f[4])));
-	values[0] = Int64GetDatum((int64) strtou64(f[1], NULL, 10));
-	values[1] = TimestampTzGetDatum((TimestampTz) strtoi64(f[2], NULL, 10));
-	for (i = 3; i <= 7; i++)
-		mg_put_text(values, nulls, i - 1, f[i]);
-	values[7] = Int32GetDatum(atoi(f[8]));
+	mg_put_who(f, values, nulls);
 	mg_put_text(values, nulls, 8, f[9]);	/* command that took the lock */
 	mg_put_text(values, nulls, 9, visible ? f[10] : NULL);	/* statement */
 	mg_put_cstring(values, nulls, 10, "lock_hold");
