@@ -175,7 +175,7 @@ RESET statement_timeout;
 -- idle_blocker_timeout: 10s by default, 0 disables it.
 SHOW migration_guard.idle_blocker_timeout;
 SET migration_guard.idle_blocker_timeout = 0;
-SET migration_guard.idle_blocker_timeout = -1;
+SET migration_guard.idle_blocker_timeout = 'soon';   -- the range message differs by major
 SET migration_guard.lock_wait = sometimes;
 \set VERBOSITY default
 RESET migration_guard.idle_blocker_timeout;
