@@ -120,8 +120,41 @@ COMMIT;
 RESET migration_guard.backfill_action;
 RESET migration_guard.backfill_row_limit;
 
+-- held_lock_work: a big statement while the transaction holds a
+-- write-blocking lock runs under that lock, whatever backfill_row_limit.
+SELECT mg_big('held');
+SHOW migration_guard.backfill_row_limit;
+BEGIN;
+ALTER TABLE held ADD COLUMN c int;
+UPDATE held SET c = 1;
+ROLLBACK;
+-- Small statements under the lock, or the big one after COMMIT, run.
+BEGIN;
+ALTER TABLE held ADD COLUMN c int;
+UPDATE held SET c = 1 WHERE id <= 2000;
+COMMIT;
+UPDATE held SET c = 1;
+-- A lock on another table blocks that table as long.
+BEGIN;
+LOCK TABLE free IN SHARE MODE;
+SELECT backfill_try('DELETE FROM held');
+ROLLBACK;
+-- Warn, and off.
+SET migration_guard.held_lock_work_action = warn;
+SELECT mg_big('heldw');
+BEGIN;
+ALTER TABLE heldw ADD COLUMN d int;
+UPDATE heldw SET d = 1;
+ROLLBACK;
+SET migration_guard.held_lock_work_action = off;
+BEGIN;
+ALTER TABLE held ADD COLUMN d int;
+UPDATE held SET d = 1;
+ROLLBACK;
+RESET migration_guard.held_lock_work_action;
+
 -- Every decision is audited.
 SELECT command, rule, action, reason, relation, lock_mode, outcome, statement
-  FROM migration_guard.audit WHERE rule = 'backfill' ORDER BY seq;
+  FROM migration_guard.audit WHERE rule IN ('backfill', 'held_lock_work') ORDER BY seq;
 
 DROP SCHEMA backfill CASCADE;

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * mg_executor.c
- *		Judge DML by how many rows it will modify (rule "backfill").
+ *		Judge DML by how many rows it will modify (rules "backfill" and
+ *		"held_lock_work").
  *
  * A backfill run as one statement, or as many small statements inside one
  * transaction, keeps every row it touched locked until commit, holds back
@@ -22,6 +23,12 @@
  *   analyzed is still estimated by its current size.
  * - Temporary tables and tables created in this transaction are exempt, as
  *   for every rule: nobody else sees their rows.
+ *
+ * Rule held_lock_work: while the transaction holds a write-blocking lock on
+ * an existing relation (as mg_lock_hold.c tracks it for the lock-hold
+ * budget: ADD COLUMN, then a backfill in the same transaction), a DML
+ * statement estimated above migration_guard.row_threshold rows runs under
+ * that lock from start to end, and is judged as if it took the lock itself.
  *
  * The hooks look at the limit before anything else, so that sessions without
  * a limit (the OLTP path) pay a few instructions per statement.  Nothing here
@@ -163,9 +170,138 @@ mg_modify_estimate(const ModifyTable *mt, Oid relid, MGRelSize *size)
 	return rows;
 }
 
+/* Why a non-enforcing action let a statement pass, for the audit */
+static const char *
+mg_relaxed_why(MGRule rule)
+{
+	return mg_mode == MG_ACTION_WARN ? "migration_guard.mode = warn" :
+		psprintf("%s = warn", mg_rule_guc_name(rule));
+}
+
 /*
- * Reject or warn about one ModifyTable node that would take the transaction
- * above the limit.
+ * Audit and report one decision (ERROR for a rejection, WARNING otherwise).
+ */
+static void
+mg_report_dml(const QueryDesc *qd, MGDecision *d, const char *message,
+			  const char *detail, const char *recipe)
+{
+	MGFinding	f;
+	uint64		seq;
+	bool		reject = d->action == MG_VERDICT_REJECTED;
+
+	seq = mg_audit_decision(d);
+	if (!reject)
+	{
+		mg_warned_seq = seq;
+		mg_warned_estate = qd->estate;
+	}
+
+	memset(&f, 0, sizeof(f));
+	f.rule = d->rule;
+	f.hint = (char *) recipe;
+	ereport(reject ? ERROR : WARNING,
+			errcode(ERRCODE_MG_UNSAFE_DDL),
+			errmsg_internal("%s", message),
+			errdetail_internal("%s", detail),
+			errhint("%s", mg_finding_hint(&f, reject)));
+}
+
+/*
+ * Rule backfill: would this node take the transaction above the limit?
+ */
+static void
+mg_judge_backfill(const QueryDesc *qd, const char *command, Oid relid,
+				  double estimate, const MGRelSize *size, MGDecision *d)
+{
+	double		total = (double) mg_xact_rows + estimate;
+	int			action;
+	char	   *message;
+	char	   *detail;
+
+	if (total <= (double) mg_backfill_row_limit)
+		return;
+	action = Min(mg_mode, mg_rule_action[MG_RULE_BACKFILL]);
+	if (action == MG_ACTION_OFF)
+		return;					/* the default policy (limit 0) passes it */
+	if (action == MG_ACTION_WARN && mg_xact_rows > 0 && mg_xact_warned)
+		return;					/* one warning per transaction is enough */
+
+	d->rule = MG_RULE_BACKFILL;
+	d->action = action == MG_ACTION_ENFORCE ? MG_VERDICT_REJECTED : MG_VERDICT_WARNED;
+	d->why = action == MG_ACTION_WARN ? mg_relaxed_why(MG_RULE_BACKFILL) : NULL;
+	d->rows = total;
+
+	if (mg_xact_rows == 0)
+		message = psprintf(_("%s would modify about %.0f rows of table \"%s\", above \"migration_guard.backfill_row_limit\" (%d)"),
+						   command, estimate, d->relation, mg_backfill_row_limit);
+	else
+		message = psprintf(_("%s of table \"%s\" would bring the rows modified by this transaction to about %.0f, above \"migration_guard.backfill_row_limit\" (%d)"),
+						   command, d->relation, total, mg_backfill_row_limit);
+	detail = psprintf("The statement is estimated to modify about %.0f rows; the table has about %.0f rows.  "
+					  "The transaction has modified " UINT64_FORMAT " rows before it.  "
+					  "Every modified row stays locked until the transaction ends, and the dead rows it leaves behind are not vacuumed until then.",
+					  estimate, size->rows, mg_xact_rows);
+	if (action == MG_ACTION_WARN)
+		mg_xact_warned = true;
+	mg_report_dml(qd, d, message, detail, mg_backfill_recipe);
+}
+
+/*
+ * Rule held_lock_work: a big statement while the transaction holds a
+ * write-blocking lock runs, as a whole, under that lock.  Judged like DDL
+ * that would take the lock itself: against row_threshold, with the mode,
+ * the rule's action and the maintenance window.
+ */
+static void
+mg_judge_held_lock(const QueryDesc *qd, const char *command,
+				   double estimate, MGDecision *d)
+{
+	Oid			held_relid;
+	LOCKMODE	held_mode;
+	const char *held_relname;
+	const char *held_stmt;
+	int			action;
+	char	   *message;
+	char	   *detail;
+
+	if (estimate <= (double) mg_row_threshold)
+		return;
+	if (!mg_lock_hold_current(&held_relid, &held_mode, &held_relname, &held_stmt))
+		return;
+	action = Min(mg_mode, mg_rule_action[MG_RULE_HELD_LOCK_WORK]);
+	if (action == MG_ACTION_OFF)
+		return;
+
+	d->rule = MG_RULE_HELD_LOCK_WORK;
+	d->rows = estimate;
+	d->lockmode = held_mode;
+	if (action == MG_ACTION_ENFORCE && mg_in_maintenance_window())
+	{
+		d->action = MG_VERDICT_WARNED;
+		d->why = "maintenance window";
+	}
+	else if (action == MG_ACTION_ENFORCE)
+		d->action = MG_VERDICT_REJECTED;
+	else
+	{
+		d->action = MG_VERDICT_WARNED;
+		d->why = mg_relaxed_why(MG_RULE_HELD_LOCK_WORK);
+	}
+
+	message = psprintf(_("%s would modify about %.0f rows of table \"%s\" while the transaction holds %s lock on \"%s\""),
+					   command, estimate, d->relation, mg_lockmode_name(held_mode),
+					   held_relname);
+	detail = psprintf("The lock was taken by \"%s\" and is held until the transaction ends, which blocks %s on \"%s\" for the whole statement.  "
+					  "The statement is estimated to modify about %.0f rows, above \"migration_guard.row_threshold\" (%d rows).",
+					  held_stmt,
+					  held_mode == AccessExclusiveLock ? "all reads and writes" : "all writes",
+					  held_relname, estimate, mg_row_threshold);
+	mg_report_dml(qd, d, message, detail,
+				  "Commit the schema change first, then modify the rows in batches of a few thousand by key range, each batch in its own transaction.");
+}
+
+/*
+ * Judge one ModifyTable node by both rules.
  */
 static void
 mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
@@ -173,73 +309,30 @@ mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
 	Oid			relid = mg_modify_target(qd->plannedstmt, mt);
 	MGRelSize	size;
 	double		estimate;
-	double		total;
-	int			action;
 	MGDecision	d;
-	MGFinding	f;
-	uint64		seq;
 	const char *command = mg_dml_command(mt->operation);
-	const char *relname;
-	char	   *message;
-	char	   *detail;
 
 	if (mg_target_exempt(relid))
 		return;
 	estimate = mg_modify_estimate(mt, relid, &size);
 	if (size.nrels == 0)
 		return;
-	total = (double) mg_xact_rows + estimate;
-	if (total <= (double) mg_backfill_row_limit)
-		return;
 
-	action = Min(mg_mode, mg_rule_action[MG_RULE_BACKFILL]);
-	if (action == MG_ACTION_OFF)
-		return;					/* the default policy (limit 0) passes it */
-	if (action == MG_ACTION_WARN && mg_xact_rows > 0 && mg_xact_warned)
-		return;					/* one warning per transaction is enough */
-
-	relname = mg_relation_name(relid);
 	memset(&d, 0, sizeof(d));
-	d.rule = MG_RULE_BACKFILL;
-	d.action = action == MG_ACTION_ENFORCE ? MG_VERDICT_REJECTED : MG_VERDICT_WARNED;
-	if (action == MG_ACTION_WARN)
-		d.why = mg_mode == MG_ACTION_WARN ? "migration_guard.mode = warn" :
-			psprintf("%s = warn", mg_rule_guc_name(MG_RULE_BACKFILL));
 	d.command = command;
 	d.statement = qd->sourceText;
-	d.relation = relname;
-	d.rows = total;
+	d.relation = mg_relation_name(relid);
 	d.bytes = size.bytes;
 	d.lockmode = RowExclusiveLock;
-	seq = mg_audit_decision(&d);
 
-	if (mg_xact_rows == 0)
-		message = psprintf(_("%s would modify about %.0f rows of table \"%s\", above \"migration_guard.backfill_row_limit\" (%d)"),
-						   command, estimate, relname, mg_backfill_row_limit);
-	else
-		message = psprintf(_("%s of table \"%s\" would bring the rows modified by this transaction to about %.0f, above \"migration_guard.backfill_row_limit\" (%d)"),
-						   command, relname, total, mg_backfill_row_limit);
-	detail = psprintf("The statement is estimated to modify about %.0f rows; the table has about %.0f rows.  "
-					  "The transaction has modified " UINT64_FORMAT " rows before it.  "
-					  "Every modified row stays locked until the transaction ends, and the dead rows it leaves behind are not vacuumed until then.",
-					  estimate, size.rows, mg_xact_rows);
-
-	memset(&f, 0, sizeof(f));
-	f.rule = MG_RULE_BACKFILL;
-	f.relid = relid;
-	f.hint = (char *) mg_backfill_recipe;
-
-	if (action == MG_ACTION_WARN)
+	/* Each rule fills its own copy. */
+	if (mg_backfill_row_limit > 0)
 	{
-		mg_xact_warned = true;
-		mg_warned_seq = seq;
-		mg_warned_estate = qd->estate;
+		MGDecision	backfill = d;
+
+		mg_judge_backfill(qd, command, relid, estimate, &size, &backfill);
 	}
-	ereport(action == MG_ACTION_ENFORCE ? ERROR : WARNING,
-			errcode(ERRCODE_MG_UNSAFE_DDL),
-			errmsg_internal("%s", message),
-			errdetail_internal("%s", detail),
-			errhint("%s", mg_finding_hint(&f, action == MG_ACTION_ENFORCE)));
+	mg_judge_held_lock(qd, command, estimate, &d);
 }
 
 /*
@@ -273,8 +366,9 @@ mg_executor_start(QueryDesc *queryDesc, int eflags)
 	else
 		standard_ExecutorStart(queryDesc, eflags);
 
-	/* The OLTP path: no limit, nothing to do. */
-	if (mg_backfill_row_limit <= 0)
+	/* The OLTP path: no limit and no write-blocking lock held. */
+	if (mg_backfill_row_limit <= 0 &&
+		!mg_lock_hold_current(NULL, NULL, NULL, NULL))
 		return;
 	if (IsBinaryUpgrade || IsParallelWorker() ||
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) || queryDesc->plannedstmt == NULL)

@@ -43,7 +43,8 @@ static const char *const mg_rule_names[MG_NUM_RULES] = {
 	"validation_scan",
 	"invalid_index_exists",
 	"concurrent_index_timeout",
-	"backfill"
+	"backfill",
+	"held_lock_work"
 };
 
 /* The GUC that sets each rule's action, indexed by MGRule */
@@ -53,7 +54,8 @@ static const char *const mg_rule_gucs[MG_NUM_RULES] = {
 	"migration_guard.validation_scan_action",
 	"migration_guard.invalid_index_exists_action",
 	"migration_guard.concurrent_index_timeout_action",
-	"migration_guard.backfill_action"
+	"migration_guard.backfill_action",
+	"migration_guard.held_lock_work_action"
 };
 
 /*
@@ -66,12 +68,13 @@ static const int mg_rule_defaults[MG_NUM_RULES] = {
 	MG_ACTION_ENFORCE,
 	MG_ACTION_ENFORCE,
 	MG_ACTION_WARN,
+	MG_ACTION_ENFORCE,
 	MG_ACTION_ENFORCE
 };
 
 /* Rules that apply whatever the relation's size (see the file header) */
 static const bool mg_rule_size_independent[MG_NUM_RULES] = {
-	false, false, false, true, false, false
+	false, false, false, true, false, false, false
 };
 
 const char *
@@ -223,6 +226,9 @@ mg_finding_message(const MGAnalysis *analysis, const MGFinding *f)
 							analysis->command, noun, relname);
 		case MG_RULE_BACKFILL:
 			return psprintf(_("%s would modify too many rows of %s \"%s\""),
+							analysis->command, noun, relname);
+		case MG_RULE_HELD_LOCK_WORK:
+			return psprintf(_("%s would work on %s \"%s\" while the transaction holds a write-blocking lock"),
 							analysis->command, noun, relname);
 	}
 	return pstrdup("unrecognized rule");

@@ -51,7 +51,7 @@ int			mg_size_threshold_kb = MG_DEFAULT_SIZE_THRESHOLD_KB;
  */
 int			mg_rule_action[MG_NUM_RULES] = {
 	MG_ACTION_ENFORCE, MG_ACTION_ENFORCE, MG_ACTION_ENFORCE,
-	MG_ACTION_ENFORCE, MG_ACTION_WARN, MG_ACTION_ENFORCE
+	MG_ACTION_ENFORCE, MG_ACTION_WARN, MG_ACTION_ENFORCE, MG_ACTION_ENFORCE
 };
 
 /* migration_guard.static_analysis: testing knob for the rewrite detector */
