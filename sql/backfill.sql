@@ -47,6 +47,19 @@ UPDATE xact SET n = 2 WHERE id > 2000 AND id <= 4000;
 SELECT backfill_try('UPDATE xact SET n = 2 WHERE id > 4000 AND id <= 6000');
 ROLLBACK;
 
+-- The recipe: a procedure that commits after each batch.
+CREATE PROCEDURE backfill_batches(tbl regclass) LANGUAGE plpgsql AS $$
+BEGIN
+    FOR i IN 0..9 LOOP
+        EXECUTE format('UPDATE %s SET n = 2 WHERE id > $1 AND id <= $2', tbl)
+          USING i * 2000, (i + 1) * 2000;
+        COMMIT;
+    END LOOP;
+END
+$$;
+CALL backfill_batches('xact');
+SELECT count(*) FROM xact WHERE n = 2;
+
 -- So do nested statements: a loop of small batches in a DO block.
 SELECT mg_big('loop');
 DO $$
