@@ -81,6 +81,16 @@ SELECT backfill_try('DELETE FROM big');
 SELECT backfill_try('INSERT INTO big SELECT * FROM big');
 SELECT backfill_try('MERGE INTO big USING big AS s ON big.id = s.id WHEN MATCHED THEN UPDATE SET n = 4');
 SELECT backfill_try('WITH d AS (DELETE FROM big RETURNING id) SELECT count(*) FROM d');
+-- A partitioned table: the rows of its partitions add up.
+CREATE TABLE parted (id int, n int) PARTITION BY RANGE (id);
+CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (10000);
+CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (10000) TO (20000);
+SET migration_guard.backfill_row_limit = 0;
+INSERT INTO parted SELECT g, 0 FROM generate_series(0, 19999) g;
+ANALYZE parted;
+SET migration_guard.backfill_row_limit = 5000;
+SELECT backfill_try('UPDATE parted SET n = 1');
+UPDATE parted SET n = 1 WHERE id < 2000;
 -- Reads, small statements and plans that are only explained run.
 SELECT count(*) FROM big;
 INSERT INTO big VALUES (0, 'v0', 0, 'x', now());

@@ -210,8 +210,8 @@ mg_report_dml(const QueryDesc *qd, MGDecision *d, const char *message,
  * Rule backfill: would this node take the transaction above the limit?
  */
 static void
-mg_judge_backfill(const QueryDesc *qd, const char *command, Oid relid,
-				  double estimate, const MGRelSize *size, MGDecision *d)
+mg_judge_backfill(const QueryDesc *qd, const char *command, double estimate,
+				  const MGRelSize *size, MGDecision *d)
 {
 	double		total = (double) mg_xact_rows + estimate;
 	int			action;
@@ -330,7 +330,7 @@ mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
 	{
 		MGDecision	backfill = d;
 
-		mg_judge_backfill(qd, command, relid, estimate, &size, &backfill);
+		mg_judge_backfill(qd, command, estimate, &size, &backfill);
 	}
 	mg_judge_held_lock(qd, command, estimate, &d);
 }
