@@ -327,6 +327,28 @@ mg_hold_note_target(Oid relid, LOCKMODE mode, const char *relname,
 }
 
 /*
+ * The oldest write-blocking lock that the transaction holds (the one the
+ * budget runs from), for rule held_lock_work in mg_executor.c: false if none.
+ * Out parameters may be NULL.  Cheap: called before every DML statement.
+ */
+bool
+mg_lock_hold_current(Oid *relid, LOCKMODE *mode, const char **relname,
+					 const char **statement)
+{
+	if (mg_nheld == 0)
+		return false;
+	if (relid)
+		*relid = mg_held[0].relid;
+	if (mode)
+		*mode = mg_held[0].mode;
+	if (relname)
+		*relname = mg_held[0].relname;
+	if (statement)
+		*statement = mg_held[0].statement;
+	return true;
+}
+
+/*
  * Called by the ProcessUtility hook after each utility statement that
  * completed, with its lock targets (or NULL) and its command tag and text.
  */

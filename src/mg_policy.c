@@ -42,7 +42,9 @@ static const char *const mg_rule_names[MG_NUM_RULES] = {
 	"blocking_index_build",
 	"validation_scan",
 	"invalid_index_exists",
-	"concurrent_index_timeout"
+	"concurrent_index_timeout",
+	"backfill",
+	"held_lock_work"
 };
 
 /* The GUC that sets each rule's action, indexed by MGRule */
@@ -51,7 +53,9 @@ static const char *const mg_rule_gucs[MG_NUM_RULES] = {
 	"migration_guard.blocking_index_build_action",
 	"migration_guard.validation_scan_action",
 	"migration_guard.invalid_index_exists_action",
-	"migration_guard.concurrent_index_timeout_action"
+	"migration_guard.concurrent_index_timeout_action",
+	"migration_guard.backfill_action",
+	"migration_guard.held_lock_work_action"
 };
 
 /*
@@ -63,12 +67,14 @@ static const int mg_rule_defaults[MG_NUM_RULES] = {
 	MG_ACTION_ENFORCE,
 	MG_ACTION_ENFORCE,
 	MG_ACTION_ENFORCE,
-	MG_ACTION_WARN
+	MG_ACTION_WARN,
+	MG_ACTION_ENFORCE,
+	MG_ACTION_ENFORCE
 };
 
 /* Rules that apply whatever the relation's size (see the file header) */
 static const bool mg_rule_size_independent[MG_NUM_RULES] = {
-	false, false, false, true, false
+	false, false, false, true, false, false, false
 };
 
 const char *
@@ -217,6 +223,12 @@ mg_finding_message(const MGAnalysis *analysis, const MGFinding *f)
 							analysis->command, noun, relname);
 		case MG_RULE_CONCURRENT_INDEX_TIMEOUT:
 			return psprintf(_("%s on %s \"%s\" would probably be cancelled by \"statement_timeout\""),
+							analysis->command, noun, relname);
+		case MG_RULE_BACKFILL:
+			return psprintf(_("%s would modify too many rows of %s \"%s\""),
+							analysis->command, noun, relname);
+		case MG_RULE_HELD_LOCK_WORK:
+			return psprintf(_("%s would work on %s \"%s\" while the transaction holds a write-blocking lock"),
 							analysis->command, noun, relname);
 	}
 	return pstrdup("unrecognized rule");

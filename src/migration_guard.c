@@ -51,7 +51,7 @@ int			mg_size_threshold_kb = MG_DEFAULT_SIZE_THRESHOLD_KB;
  */
 int			mg_rule_action[MG_NUM_RULES] = {
 	MG_ACTION_ENFORCE, MG_ACTION_ENFORCE, MG_ACTION_ENFORCE,
-	MG_ACTION_ENFORCE, MG_ACTION_WARN
+	MG_ACTION_ENFORCE, MG_ACTION_WARN, MG_ACTION_ENFORCE, MG_ACTION_ENFORCE
 };
 
 /* migration_guard.static_analysis: testing knob for the rewrite detector */
@@ -284,4 +284,5 @@ _PG_init(void)
 	mg_define_gucs();
 	mg_audit_install_hooks();
 	mg_install_hooks();
+	mg_executor_install_hooks();
 }

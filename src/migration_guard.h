@@ -52,10 +52,12 @@ typedef enum MGRule
 	MG_RULE_BLOCKING_INDEX_BUILD,
 	MG_RULE_VALIDATION_SCAN,
 	MG_RULE_INVALID_INDEX_EXISTS,	/* size-independent, see mg_policy.c */
-	MG_RULE_CONCURRENT_INDEX_TIMEOUT	/* warns by default */
+	MG_RULE_CONCURRENT_INDEX_TIMEOUT,	/* warns by default */
+	MG_RULE_BACKFILL,			/* DML rows, see mg_executor.c */
+	MG_RULE_HELD_LOCK_WORK		/* DML under a held lock, ditto */
 } MGRule;
 
-#define MG_NUM_RULES (MG_RULE_CONCURRENT_INDEX_TIMEOUT + 1)
+#define MG_NUM_RULES (MG_RULE_HELD_LOCK_WORK + 1)
 
 /* Values of migration_guard.mode and of the per-rule actions, weakest first */
 typedef enum MGAction
@@ -205,6 +207,12 @@ extern void mg_lock_hold_init(void);
 extern void mg_lock_hold_after_statement(const MGLockTargets *targets,
 										 const char *command,
 										 const char *statement);
+extern bool mg_lock_hold_current(Oid *relid, LOCKMODE *mode,
+								 const char **relname, const char **statement);
+
+/* mg_executor.c */
+extern int	mg_backfill_row_limit;
+extern void mg_executor_install_hooks(void);
 
 /* mg_exempt.c */
 extern const char *mg_tool_private_relation(Oid relid);
