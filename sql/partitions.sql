@@ -86,6 +86,19 @@ SELECT count(*) AS built, bool_and(pg_relation_size(indexrelid) > 0) AS on_disk
 FROM pg_index WHERE indrelid = 'm6'::regclass;
 ALTER TABLE m DETACH PARTITION m6;
 DROP TABLE m6;
+-- A primary key of the parent only takes an index that backs a constraint.
+CREATE TABLE pk (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE pk1 (id int NOT NULL);
+INSERT INTO pk1 SELECT generate_series(1, 20000);
+ANALYZE pk1;
+ALTER TABLE pk1 ADD CONSTRAINT pk1_b CHECK (id IS NOT NULL AND id >= 1 AND id < 100000) NOT VALID;
+ALTER TABLE pk1 VALIDATE CONSTRAINT pk1_b;
+CREATE UNIQUE INDEX CONCURRENTLY pk1_id ON pk1 (id);
+SELECT rule, verdict, relation FROM migration_guard.check(
+    'ALTER TABLE pk ATTACH PARTITION pk1 FOR VALUES FROM (1) TO (100000)');
+ALTER TABLE pk1 ADD CONSTRAINT pk1_pkey PRIMARY KEY USING INDEX pk1_id;
+ALTER TABLE pk ATTACH PARTITION pk1 FOR VALUES FROM (1) TO (100000);
+SELECT count(*) FROM pg_inherits WHERE inhrelid = 'pk1_pkey'::regclass;
 
 -- The guard never evaluates a partition bound.  bound_of() logs every call
 -- and advances a sequence (which no rollback undoes).
