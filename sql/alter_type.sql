@@ -44,6 +44,66 @@ CREATE INDEX CONCURRENTLY t_v_c ON t (v COLLATE "C");
 DROP INDEX CONCURRENTLY t_v;
 ALTER TABLE t ALTER COLUMN v TYPE text COLLATE "C";
 
+-- No rewrite, but every CHECK constraint on the column is dropped, added
+-- again and validated by a full scan under ACCESS EXCLUSIVE.
+CREATE TABLE c (id int, v varchar(64) CONSTRAINT c_v CHECK (length(v) < 60));
+INSERT INTO c SELECT g, 'x' FROM generate_series(1, 20000) g;
+ANALYZE c;
+ALTER TABLE c ALTER COLUMN v TYPE varchar(127);
+ALTER TABLE c ALTER COLUMN v TYPE text;
+SELECT rule, verdict, relation, est_rows FROM migration_guard.check(
+    'ALTER TABLE c ALTER COLUMN v TYPE varchar(127)');
+-- A column without one is not scanned.
+ALTER TABLE c ALTER COLUMN id TYPE int;
+-- PostgreSQL does read every row (the statistics are flushed before each
+-- reading of them).
+SELECT FROM pg_stat_force_next_flush();
+SELECT seq_scan AS scans, seq_tup_read AS tuples FROM pg_stat_user_tables
+WHERE relid = 'c'::regclass \gset
+SET migration_guard.mode = off;
+ALTER TABLE c ALTER COLUMN v TYPE varchar(100);
+RESET migration_guard.mode;
+SELECT FROM pg_stat_force_next_flush();
+SELECT seq_scan - :scans AS scans, seq_tup_read - :tuples >= 20000 AS read_all
+FROM pg_stat_user_tables WHERE relid = 'c'::regclass;
+-- The recipe: drop the constraint, change the type, add it back NOT VALID
+-- and validate it without blocking writes.
+ALTER TABLE c DROP CONSTRAINT c_v;
+ALTER TABLE c ALTER COLUMN v TYPE varchar(127);
+ALTER TABLE c ADD CONSTRAINT c_v CHECK (length(v) < 60) NOT VALID;
+-- A NOT VALID constraint is added back NOT VALID, without a scan.
+SELECT FROM pg_stat_force_next_flush();
+SELECT seq_scan AS scans FROM pg_stat_user_tables WHERE relid = 'c'::regclass \gset
+ALTER TABLE c ALTER COLUMN v TYPE varchar(200);
+SELECT FROM pg_stat_force_next_flush();
+SELECT seq_scan - :scans AS scans FROM pg_stat_user_tables WHERE relid = 'c'::regclass;
+ALTER TABLE c VALIDATE CONSTRAINT c_v;
+-- On a partitioned table, each partition with the constraint is scanned.
+CREATE TABLE cp (k int, v varchar(64) CHECK (v <> '')) PARTITION BY RANGE (k);
+CREATE TABLE cp1 PARTITION OF cp FOR VALUES FROM (0) TO (100);
+CREATE TABLE cp2 PARTITION OF cp FOR VALUES FROM (100) TO (200);
+INSERT INTO cp SELECT g % 200, 'x' FROM generate_series(1, 30000) g;
+ANALYZE cp;
+SELECT rule, verdict, relation, est_rows FROM migration_guard.check(
+    'ALTER TABLE cp ALTER COLUMN v TYPE text');
+
+-- On a partitioned table, an index that the change rebuilds is rebuilt on
+-- every partition; a relabeling that keeps the operator class keeps it.
+CREATE TABLE ip (k int, v varchar(64)) PARTITION BY RANGE (k);
+CREATE TABLE ip1 PARTITION OF ip FOR VALUES FROM (0) TO (100);
+CREATE TABLE ip2 PARTITION OF ip FOR VALUES FROM (100) TO (200);
+CREATE INDEX ip_v ON ip (v);
+INSERT INTO ip SELECT g % 200, 'x' || g FROM generate_series(1, 30000) g;
+ANALYZE ip;
+SELECT rule, verdict, relation, est_rows FROM migration_guard.check(
+    'ALTER TABLE ip ALTER COLUMN v TYPE varchar(64) COLLATE "C"');
+ALTER TABLE ip ALTER COLUMN v TYPE varchar(127);
+SELECT relfilenode AS ip1_file FROM pg_class WHERE relname = 'ip1_v_idx' \gset
+SET migration_guard.mode = off;
+ALTER TABLE ip ALTER COLUMN v TYPE varchar(64) COLLATE "C";
+RESET migration_guard.mode;
+SELECT relfilenode <> :ip1_file AS rebuilt FROM pg_class WHERE relname = 'ip1_v_idx';
+
 -- A statement PostgreSQL rejects gets PostgreSQL's error (from 18 on with
 -- its position: alter_type_1.out).
 ALTER TABLE t ALTER COLUMN vc TYPE varchar(0);

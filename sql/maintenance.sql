@@ -31,6 +31,50 @@ SELECT * FROM mg_modes('REFRESH MATERIALIZED VIEW mv');
 CREATE UNIQUE INDEX CONCURRENTLY mv_id ON mv (id);
 REFRESH MATERIALIZED VIEW CONCURRENTLY mv;
 REFRESH MATERIALIZED VIEW mv WITH NO DATA;
+-- REFRESH holds ACCESS EXCLUSIVE on the materialized view while its query
+-- runs: it is sized by what the query reads (through views, with the
+-- partitions), not by its small result.
+CREATE MATERIALIZED VIEW mv_count AS SELECT count(*) AS n FROM t;
+REFRESH MATERIALIZED VIEW mv_count;
+CREATE VIEW t_view AS SELECT id FROM t WHERE id > 0;
+CREATE MATERIALIZED VIEW mv_via_view AS SELECT max(id) AS m FROM t_view;
+SELECT rule, verdict, relation, est_rows >= 20000 AS reads_big FROM migration_guard.check(
+    'REFRESH MATERIALIZED VIEW mv_via_view');
+CREATE TABLE mp (id int, k int) PARTITION BY RANGE (k);
+CREATE TABLE mp1 PARTITION OF mp FOR VALUES FROM (0) TO (100);
+CREATE TABLE mp2 PARTITION OF mp FOR VALUES FROM (100) TO (200);
+INSERT INTO mp SELECT g, g % 200 FROM generate_series(1, 30000) g;
+ANALYZE mp;
+CREATE MATERIALIZED VIEW mv_part AS SELECT k, count(*) AS n FROM mp GROUP BY k;
+SELECT rule, verdict, relation, est_rows >= 20000 AS reads_big FROM migration_guard.check(
+    'REFRESH MATERIALIZED VIEW mv_part');
+-- PostgreSQL does read the big table under the lock (the statistics are
+-- flushed before each reading of them).
+SET enable_indexscan = off;
+SET enable_indexonlyscan = off;
+SET enable_bitmapscan = off;
+SET max_parallel_workers_per_gather = 0;
+SELECT FROM pg_stat_force_next_flush();
+SELECT seq_scan AS scans, seq_tup_read AS tuples FROM pg_stat_user_tables
+WHERE relid = 't'::regclass \gset
+SET migration_guard.mode = off;
+REFRESH MATERIALIZED VIEW mv_count;
+RESET migration_guard.mode;
+SELECT FROM pg_stat_force_next_flush();
+SELECT seq_scan - :scans AS scans, seq_tup_read - :tuples >= 20000 AS read_all
+FROM pg_stat_user_tables WHERE relid = 't'::regclass;
+RESET enable_indexscan;
+RESET enable_indexonlyscan;
+RESET enable_bitmapscan;
+RESET max_parallel_workers_per_gather;
+-- A small source is no danger.
+CREATE TABLE mv_src (id int);
+INSERT INTO mv_src SELECT generate_series(1, 10);
+CREATE MATERIALIZED VIEW mv_small AS SELECT * FROM mv_src;
+REFRESH MATERIALIZED VIEW mv_small;
+-- The safe recipe.
+CREATE UNIQUE INDEX CONCURRENTLY mv_count_n ON mv_count (n);
+REFRESH MATERIALIZED VIEW CONCURRENTLY mv_count;
 
 -- Safe maintenance
 VACUUM t;

@@ -59,8 +59,46 @@ ALTER TABLE m ATTACH PARTITION m4 FOR VALUES FROM (300) TO (400);
 SELECT * FROM mg_modes('ALTER TABLE m ATTACH PARTITION m4 FOR VALUES FROM (300) TO (400)');
 ALTER TABLE m4 ADD CONSTRAINT m4_k CHECK (k IS NOT NULL AND k >= 300 AND k < 400) NOT VALID;
 ALTER TABLE m4 VALIDATE CONSTRAINT m4_k;
+-- ... and builds each index of m that m4 has no equivalent of, under ACCESS
+-- EXCLUSIVE (AttachPartitionEnsureIndexes), even with the scan skipped.
 ALTER TABLE m ATTACH PARTITION m4 FOR VALUES FROM (300) TO (400);
+SELECT rule, verdict, relation, est_rows FROM migration_guard.check(
+    'ALTER TABLE m ATTACH PARTITION m4 FOR VALUES FROM (300) TO (400)');
+CREATE INDEX CONCURRENTLY m4_id ON m4 (id);
+ALTER TABLE m ATTACH PARTITION m4 FOR VALUES FROM (300) TO (400);  -- m_k missing
+-- The safe recipe: every index built concurrently first.
+CREATE INDEX CONCURRENTLY m4_k ON m4 (k);
+ALTER TABLE m ATTACH PARTITION m4 FOR VALUES FROM (300) TO (400);
+-- PostgreSQL attached m4's own indexes and built none.
+SELECT c.relname FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid
+WHERE x.indrelid = 'm4'::regclass ORDER BY 1;
+SELECT count(*) FROM pg_inherits WHERE inhrelid IN ('m4_id'::regclass, 'm4_k'::regclass);
 ALTER TABLE m DETACH PARTITION m4;
+-- Without the guard, PostgreSQL does build the indexes on attach.
+CREATE TABLE m6 (id int, k int, v text);
+INSERT INTO m6 SELECT g, 750, 'v' FROM generate_series(1, 20000) g;
+ANALYZE m6;
+SET migration_guard.mode = off;
+ALTER TABLE m6 ADD CONSTRAINT m6_k CHECK (k IS NOT NULL AND k >= 700 AND k < 800);
+ALTER TABLE m ATTACH PARTITION m6 FOR VALUES FROM (700) TO (800);
+RESET migration_guard.mode;
+SELECT count(*) AS built, bool_and(pg_relation_size(indexrelid) > 0) AS on_disk
+FROM pg_index WHERE indrelid = 'm6'::regclass;
+ALTER TABLE m DETACH PARTITION m6;
+DROP TABLE m6;
+-- A primary key of the parent only takes an index that backs a constraint.
+CREATE TABLE pk (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE pk1 (id int NOT NULL);
+INSERT INTO pk1 SELECT generate_series(1, 20000);
+ANALYZE pk1;
+ALTER TABLE pk1 ADD CONSTRAINT pk1_b CHECK (id IS NOT NULL AND id >= 1 AND id < 100000) NOT VALID;
+ALTER TABLE pk1 VALIDATE CONSTRAINT pk1_b;
+CREATE UNIQUE INDEX CONCURRENTLY pk1_id ON pk1 (id);
+SELECT rule, verdict, relation FROM migration_guard.check(
+    'ALTER TABLE pk ATTACH PARTITION pk1 FOR VALUES FROM (1) TO (100000)');
+ALTER TABLE pk1 ADD CONSTRAINT pk1_pkey PRIMARY KEY USING INDEX pk1_id;
+ALTER TABLE pk ATTACH PARTITION pk1 FOR VALUES FROM (1) TO (100000);
+SELECT count(*) FROM pg_inherits WHERE inhrelid = 'pk1_pkey'::regclass;
 
 -- The guard never evaluates a partition bound.  bound_of() logs every call
 -- and advances a sequence (which no rollback undoes).
@@ -136,6 +174,8 @@ ALTER TABLE q_extra DROP COLUMN extra;
 ALTER TABLE m ATTACH PARTITION q_extra FOR VALUES FROM (400) TO (500);
 ALTER TABLE q_extra ADD CONSTRAINT q_extra_k CHECK (k IS NOT NULL AND k >= 400 AND k < 500) NOT VALID;
 ALTER TABLE q_extra VALIDATE CONSTRAINT q_extra_k;
+CREATE INDEX CONCURRENTLY q_extra_id ON q_extra (id);
+CREATE INDEX CONCURRENTLY q_extra_k ON q_extra (k);
 ALTER TABLE m ATTACH PARTITION q_extra FOR VALUES FROM (400) TO (500);
 
 -- Date bounds are read too, so the recipe works for them.

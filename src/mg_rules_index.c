@@ -74,18 +74,76 @@ mg_option_is_set(List *options, const char *name)
 }
 
 /*
+ * Does relation relid have a valid index, not yet attached to a parent
+ * index, that PostgreSQL would attach instead of building one: same access
+ * method, same uniqueness, plain key columns colnames (a list of column
+ * names, so that partitions with other attribute numbers compare right),
+ * no expressions, predicate or INCLUDE columns?  Returns its OID, or
+ * InvalidOid.  The opclass and collation are not compared, so callers only
+ * ask for indexes that use the defaults; anything else counts as a build,
+ * which can only over-warn.  Used for CREATE INDEX on a partitioned table
+ * (DefineIndex) and for ATTACH PARTITION (AttachPartitionEnsureIndexes).
+ */
+Oid
+mg_equivalent_index(Oid relid, bool unique, Oid amoid, List *colnames)
+{
+	List	   *indexes;
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+	Relation	rel;
+
+	rel = mg_open_relation(relid);
+	if (rel == NULL)
+		return InvalidOid;
+	indexes = RelationGetIndexList(rel);
+	foreach(lc, indexes)
+	{
+		HeapTuple	tp = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index idx;
+		ListCell   *lcn;
+		int			i = 0;
+		bool		same = true;
+
+		if (!HeapTupleIsValid(tp))
+			continue;
+		idx = (Form_pg_index) GETSTRUCT(tp);
+		if (idx->indisunique != unique || !idx->indisvalid ||
+			idx->indnatts != list_length(colnames) ||
+			idx->indnkeyatts != idx->indnatts ||
+			mg_relation_am(idx->indexrelid) != amoid ||
+			!heap_attisnull(tp, Anum_pg_index_indexprs, NULL) ||
+			!heap_attisnull(tp, Anum_pg_index_indpred, NULL) ||
+			has_superclass(idx->indexrelid))
+			same = false;
+		foreach(lcn, colnames)
+		{
+			if (!same)
+				break;
+			if (get_attnum(relid, (const char *) lfirst(lcn)) != idx->indkey.values[i++])
+				same = false;
+		}
+		ReleaseSysCache(tp);
+		if (same)
+		{
+			found = lfirst_oid(lc);
+			break;
+		}
+	}
+	list_free(indexes);
+	mg_close_relation(rel);
+	return found;
+}
+
+/*
  * Does partition partoid already have an index that DefineIndex would attach
  * instead of building one for stmt?  Only the simple case is recognised:
- * plain columns, no expressions, predicate, INCLUDE, opclass or collation;
- * anything else counts as a build, which can only over-warn.
+ * plain columns, no expressions, predicate, INCLUDE, opclass or collation.
  */
 static bool
 mg_partition_has_equivalent_index(Oid partoid, IndexStmt *stmt, Oid amoid)
 {
-	List	   *indexes;
+	List	   *colnames = NIL;
 	ListCell   *lc;
-	bool		found = false;
-	Relation	part;
 
 	if (stmt->whereClause != NULL || stmt->indexIncludingParams != NIL ||
 		stmt->excludeOpNames != NIL)
@@ -96,50 +154,10 @@ mg_partition_has_equivalent_index(Oid partoid, IndexStmt *stmt, Oid amoid)
 
 		if (elem->name == NULL || elem->collation != NIL || elem->opclass != NIL)
 			return false;
+		colnames = lappend(colnames, elem->name);
 	}
-
-	part = mg_open_relation(partoid);
-	if (part == NULL)
-		return false;
-	indexes = RelationGetIndexList(part);
-	foreach(lc, indexes)
-	{
-		HeapTuple	tp = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
-		Form_pg_index idx;
-		ListCell   *lce;
-		int			i = 0;
-		bool		same = true;
-
-		if (!HeapTupleIsValid(tp))
-			continue;
-		idx = (Form_pg_index) GETSTRUCT(tp);
-		if (idx->indisunique != stmt->unique || !idx->indisvalid ||
-			idx->indnatts != list_length(stmt->indexParams) ||
-			idx->indnkeyatts != idx->indnatts ||
-			mg_relation_am(idx->indexrelid) != amoid ||
-			!heap_attisnull(tp, Anum_pg_index_indexprs, NULL) ||
-			!heap_attisnull(tp, Anum_pg_index_indpred, NULL) ||
-			has_superclass(idx->indexrelid))
-			same = false;
-		foreach(lce, stmt->indexParams)
-		{
-			IndexElem  *elem = lfirst_node(IndexElem, lce);
-
-			if (!same)
-				break;
-			if (get_attnum(partoid, elem->name) != idx->indkey.values[i++])
-				same = false;
-		}
-		ReleaseSysCache(tp);
-		if (same)
-		{
-			found = true;
-			break;
-		}
-	}
-	list_free(indexes);
-	mg_close_relation(part);
-	return found;
+	return OidIsValid(mg_equivalent_index(partoid, stmt->unique, amoid,
+										  colnames));
 }
 
 /*

@@ -23,14 +23,21 @@
 #include "access/heapam.h"
 #include "access/tableam.h"
 #include "catalog/catalog.h"
+#include "catalog/dependency.h"
+#include "access/genam.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_depend.h"
+#include "catalog/pg_rewrite.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "commands/tablespace.h"
 #include "commands/user.h"
 #include "miscadmin.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "migration_guard.h"
 #include "mg_compat.h"
@@ -224,21 +231,104 @@ mg_rules_cluster(ClusterStmt *stmt, MGAnalysis *analysis)
 #endif
 
 /*
+ * Add to *relids the relations that the query of view or materialized view
+ * viewoid reads: those its "_RETURN" rule depends on in pg_depend (which
+ * records every relation of the rule's range table), through views
+ * recursively, with the partitions and inheritance children of each table.
+ * Only the catalog is read; nothing is evaluated.  A function that reads
+ * tables is invisible here, so the size can only be too small for it.
+ */
+static void
+mg_add_query_relations(Oid viewoid, List **relids, List **seen)
+{
+	HeapTuple	tp;
+	Oid			ruleoid;
+	Relation	depRel;
+	ScanKeyData key[2];
+	SysScanDesc scan;
+	HeapTuple	tup;
+	List	   *refs = NIL;
+	ListCell   *lc;
+
+	check_stack_depth();
+	if (list_member_oid(*seen, viewoid))
+		return;
+	*seen = lappend_oid(*seen, viewoid);
+
+	tp = SearchSysCache2(RULERELNAME, ObjectIdGetDatum(viewoid),
+						 CStringGetDatum("_RETURN"));
+	if (!HeapTupleIsValid(tp))
+		return;
+	ruleoid = ((Form_pg_rewrite) GETSTRUCT(tp))->oid;
+	ReleaseSysCache(tp);
+
+	depRel = table_open(DependRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_depend_classid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(RewriteRelationId));
+	ScanKeyInit(&key[1], Anum_pg_depend_objid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(ruleoid));
+	scan = systable_beginscan(depRel, DependDependerIndexId, true, NULL, 2, key);
+	while (HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Form_pg_depend dep = (Form_pg_depend) GETSTRUCT(tup);
+
+		if (dep->refclassid == RelationRelationId && dep->refobjid != viewoid &&
+			dep->deptype == DEPENDENCY_NORMAL)
+			refs = list_append_unique_oid(refs, dep->refobjid);
+	}
+	systable_endscan(scan);
+	table_close(depRel, AccessShareLock);
+
+	foreach(lc, refs)
+	{
+		Oid			refoid = lfirst_oid(lc);
+
+		switch (get_rel_relkind(refoid))
+		{
+			case RELKIND_VIEW:
+				mg_add_query_relations(refoid, relids, seen);
+				break;
+			case RELKIND_RELATION:
+			case RELKIND_PARTITIONED_TABLE:
+			case RELKIND_MATVIEW:
+			case RELKIND_FOREIGN_TABLE:
+				*relids = list_concat_unique_oid(*relids,
+												 find_all_inheritors(refoid, NoLock, NULL));
+				break;
+			default:
+				break;			/* a sequence, a composite type's relation */
+		}
+	}
+}
+
+/*
  * REFRESH MATERIALIZED VIEW without CONCURRENTLY.  WITH NO DATA only
- * empties it, which is quick.
+ * empties it, which is quick.  Otherwise the materialized view stays under
+ * ACCESS EXCLUSIVE while its defining query runs (refresh_by_heap_swap()
+ * after the query): how long that takes depends above all on the relations
+ * the query reads, so those are measured, with the materialized view itself
+ * for the writing of the new copy (and so that the rewrite detector in
+ * mg_utility.c knows it was judged).  A small result of a big query is as
+ * dangerous as a big one.
  */
 void
 mg_rules_refresh_matview(RefreshMatViewStmt *stmt, MGAnalysis *analysis)
 {
 	Oid			relid;
+	List	   *relids = NIL;
+	List	   *seen = NIL;
 
 	if (stmt->concurrent || stmt->skipData)
 		return;
 	relid = RangeVarGetRelidExtended(stmt->relation, NoLock, RVR_MISSING_OK,
 									 NULL, NULL);
-	mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, relid, false, NIL,
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_MATVIEW)
+		return;					/* PostgreSQL reports it */
+	relids = list_make1_oid(relid);
+	mg_add_query_relations(relid, &relids, &seen);
+	mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, relid, false, relids,
 				   AccessExclusiveLock,
-				   pstrdup("REFRESH MATERIALIZED VIEW without CONCURRENTLY recomputes it into a new copy."),
+				   pstrdup("REFRESH MATERIALIZED VIEW without CONCURRENTLY runs its defining query and writes the result into a new copy; the size given is that of the materialized view and of the relations its query reads."),
 				   pstrdup("Use REFRESH MATERIALIZED VIEW CONCURRENTLY, which lets queries read the old contents meanwhile; it needs a unique index on the materialized view."));
 }
 

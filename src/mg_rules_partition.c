@@ -38,10 +38,14 @@
 #include <ctype.h>
 
 #include "access/htup_details.h"
+#include "catalog/index.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
+#include "commands/defrem.h"
 #include "commands/trigger.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
@@ -65,6 +69,9 @@
 
 #define MG_PARTITION_HINT \
 	"Before attaching, add a CHECK constraint matching the partition bound with NOT VALID and validate it with VALIDATE CONSTRAINT (which does not block writes); ATTACH PARTITION then skips the scan.  For a DEFAULT partition, add a CHECK constraint that excludes the new partition's values the same way; with pg_partman, keep the default partition empty (premake, partition_data_proc), see \"pg_partman\" in the migration_guard README."
+
+#define MG_ATTACH_INDEX_HINT \
+	"Before attaching, create the partitioned table's indexes on the table with CREATE INDEX CONCURRENTLY (and for a unique or primary key index, add the constraint with ALTER TABLE ... ADD CONSTRAINT ... USING INDEX); ATTACH PARTITION then attaches them instead of building new ones."
 
 /* What the guard can make of a partition bound */
 typedef enum MGBound
@@ -761,6 +768,133 @@ mg_attach_is_valid(Relation parent, Relation attachrel)
 }
 
 /*
+ * The key column names of parent index indexoid, if it is a plain index
+ * that mg_equivalent_index() can match: plain columns with their default
+ * opclass and collation, no expressions, predicate or INCLUDE columns.
+ * Otherwise NIL, and the caller assumes a build.
+ */
+static List *
+mg_simple_index_columns(Oid indexoid, Oid parentoid, Oid amoid, bool *unique)
+{
+	HeapTuple	tp = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+	Form_pg_index idx;
+	List	   *colnames = NIL;
+	bool		simple;
+	Datum		datum;
+	oidvector  *indclass;
+	oidvector  *indcollation;
+	bool		isnull;
+	int			i;
+
+	if (!HeapTupleIsValid(tp))
+		return NIL;
+	idx = (Form_pg_index) GETSTRUCT(tp);
+	*unique = idx->indisunique;
+	simple = idx->indnkeyatts == idx->indnatts &&
+		heap_attisnull(tp, Anum_pg_index_indexprs, NULL) &&
+		heap_attisnull(tp, Anum_pg_index_indpred, NULL);
+	datum = SysCacheGetAttr(INDEXRELID, tp, Anum_pg_index_indclass, &isnull);
+	if (isnull)
+		simple = false;
+	indclass = (oidvector *) DatumGetPointer(datum);
+	datum = SysCacheGetAttr(INDEXRELID, tp, Anum_pg_index_indcollation, &isnull);
+	if (isnull)
+		simple = false;
+	indcollation = (oidvector *) DatumGetPointer(datum);
+	for (i = 0; simple && i < idx->indnatts; i++)
+	{
+		AttrNumber	attnum = idx->indkey.values[i];
+		Oid			typid;
+		int32		typmod;
+		Oid			collid;
+
+		if (attnum <= 0)
+		{
+			simple = false;
+			break;
+		}
+		get_atttypetypmodcoll(parentoid, attnum, &typid, &typmod, &collid);
+		if (indclass->values[i] != GetDefaultOpClass(typid, amoid) ||
+			indcollation->values[i] != collid)
+			simple = false;
+		else
+			colnames = lappend(colnames, get_attname(parentoid, attnum, false));
+	}
+	ReleaseSysCache(tp);
+	if (!simple)
+	{
+		list_free(colnames);
+		return NIL;
+	}
+	return colnames;
+}
+
+/*
+ * Does leaf (a plain table being attached, or one of its partitions) lack
+ * an index matching parent index parentidx, so that
+ * AttachPartitionEnsureIndexes() builds one under ACCESS EXCLUSIVE?  A
+ * parent index that backs a constraint only takes an index that backs one.
+ */
+static bool
+mg_attach_builds_index(Oid parentidx, Oid parentoid, Oid leaf)
+{
+	Oid			amoid = mg_relation_am(parentidx);
+	bool		unique = false;
+	List	   *colnames = mg_simple_index_columns(parentidx, parentoid, amoid,
+												   &unique);
+	Oid			match;
+
+	if (colnames == NIL)
+		return true;
+	match = mg_equivalent_index(leaf, unique, amoid, colnames);
+	if (!OidIsValid(match))
+		return true;
+	return OidIsValid(get_index_constraint(parentidx)) &&
+		!OidIsValid(get_index_constraint(match));
+}
+
+/*
+ * The tables that attaching attachrel builds an index on: each plain table
+ * among attachrel and its partitions that lacks an equivalent of some index
+ * of parent.  A foreign table gets no index (PostgreSQL rejects a unique
+ * one).
+ */
+static List *
+mg_attach_index_builds(Relation parent, Relation attachrel)
+{
+	List	   *parentidx;
+	List	   *leaves;
+	List	   *built = NIL;
+	ListCell   *lc;
+
+	if (attachrel->rd_rel->relkind == RELKIND_FOREIGN_TABLE)
+		return NIL;
+	parentidx = RelationGetIndexList(parent);
+	if (parentidx == NIL)
+		return NIL;
+	leaves = find_all_inheritors(RelationGetRelid(attachrel), NoLock, NULL);
+	foreach(lc, leaves)
+	{
+		Oid			leaf = lfirst_oid(lc);
+		ListCell   *lci;
+
+		if (get_rel_relkind(leaf) != RELKIND_RELATION)
+			continue;
+		foreach(lci, parentidx)
+		{
+			if (mg_attach_builds_index(lfirst_oid(lci), RelationGetRelid(parent),
+									   leaf))
+			{
+				built = lappend_oid(built, leaf);
+				break;
+			}
+		}
+	}
+	list_free(parentidx);
+	return built;
+}
+
+/*
  * ALTER TABLE parent ATTACH PARTITION child FOR VALUES ...
  */
 void
@@ -774,6 +908,7 @@ mg_rule_attach_partition(Relation parent, PartitionCmd *cmd,
 	List	   *partBoundConstraint = NIL;
 	List	   *partConstraint;
 	List	   *scanned = NIL;
+	List	   *built = NIL;
 	bool		valid;
 
 	if (parent->rd_rel->relkind != RELKIND_PARTITIONED_TABLE || cmd->bound == NULL)
@@ -817,6 +952,8 @@ mg_rule_attach_partition(Relation parent, PartitionCmd *cmd,
 		else
 			scanned = find_all_inheritors(partoid, NoLock, NULL);
 	}
+	if (valid)
+		built = mg_attach_index_builds(parent, attachrel);
 	mg_close_relation(attachrel);
 	if (!valid)
 		return;
@@ -829,6 +966,12 @@ mg_rule_attach_partition(Relation parent, PartitionCmd *cmd,
 								get_rel_name(partoid)),
 					   pstrdup(MG_PARTITION_HINT));
 	}
+	if (built != NIL)
+		mg_add_finding(analysis, MG_RULE_BLOCKING_INDEX_BUILD, partoid, false,
+					   built, AccessExclusiveLock,
+					   psprintf("Attaching \"%s\" builds the partitioned table's indexes that it has no equivalent of.",
+								get_rel_name(partoid)),
+					   pstrdup(MG_ATTACH_INDEX_HINT));
 
 	if (!bound->is_default)
 		mg_check_default_partition(parent, partoid, partBoundConstraint, analysis);

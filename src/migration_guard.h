@@ -309,6 +309,8 @@ extern void mg_rules_create_partition(CreateStmt *stmt, MGAnalysis *analysis);
 
 /* mg_rules_index.c */
 extern bool mg_option_is_set(List *options, const char *name);
+extern Oid	mg_equivalent_index(Oid relid, bool unique, Oid amoid,
+								List *colnames);
 extern void mg_rules_create_index(IndexStmt *stmt, MGAnalysis *analysis);
 extern void mg_rules_reindex(ReindexStmt *stmt, MGAnalysis *analysis);
 
