@@ -11,6 +11,7 @@ OBJS = \
 	src/mg_check.o \
 	src/mg_check_catalog.o \
 	src/mg_executor.o \
+	src/mg_encoding.o \
 	src/mg_exempt.o \
 	src/mg_lock_hold.o \
 	src/mg_lock_timeout.o \

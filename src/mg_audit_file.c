@@ -37,7 +37,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "catalog/namespace.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "pgstat.h"
@@ -397,38 +396,16 @@ mg_audit_to_utf8(const char *s)
 char *
 mg_audit_from_utf8(const char *s)
 {
-	int			enc = GetDatabaseEncoding();
 	char	   *valid;
-	StringInfoData out;
-	Oid			proc;
-	const unsigned char *p;
+	char	   *result;
 
 	if (s == NULL)
 		return NULL;
 	valid = mg_utf8_sanitize(s);
-	if (enc == PG_UTF8 || enc == PG_SQL_ASCII)
-		return valid;
-
-	proc = FindDefaultConversionProc(PG_UTF8, enc);
-	initStringInfo(&out);
-	for (p = (const unsigned char *) valid; *p;)
-	{
-		int			l = pg_utf_mblen(p);
-		unsigned char dest[MAX_CONVERSION_GROWTH * 4 + 1];
-
-		if (*p < 0x80)
-			appendStringInfoChar(&out, (char) *p);
-		else if (OidIsValid(proc) &&
-				 pg_do_encoding_conversion_buf(proc, PG_UTF8, enc,
-											   (unsigned char *) p, l,
-											   dest, sizeof(dest), true) == l)
-			appendStringInfoString(&out, (char *) dest);
-		else
-			appendStringInfoChar(&out, '?');
-		p += l;
-	}
+	result = mg_text_replace_unconvertible(valid, PG_UTF8,
+										   GetDatabaseEncoding(), true);
 	pfree(valid);
-	return out.data;
+	return result;
 }
 
 /*

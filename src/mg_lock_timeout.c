@@ -57,7 +57,6 @@
 #include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
-#include "catalog/pg_conversion.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_authid.h"
 #include "catalog/pg_inherits.h"
@@ -523,42 +522,8 @@ mg_blocker_report(const MGLockTargets *targets)
 static char *
 mg_client_safe_text(const char *s)
 {
-	int			server = GetDatabaseEncoding();
-	int			client = pg_get_client_encoding();
-	Oid			proc = InvalidOid;
-	StringInfoData buf;
-	const char *p = s;
-	const char *end = s + strlen(s);
-
-	/* Sent as is: the same rule as pg_server_to_client(). */
-	if (client == server || client == PG_SQL_ASCII)
-		return pstrdup(s);
-	/*
-	 * From SQL_ASCII there is no conversion, only validation: keep ASCII.
-	 * The built-in conversion is looked up in pg_catalog only, so that no
-	 * conversion function found through the search_path runs here.
-	 */
-	if (server != PG_SQL_ASCII)
-		proc = FindDefaultConversion(PG_CATALOG_NAMESPACE, server, client);
-
-	initStringInfo(&buf);
-	while (p < end)
-	{
-		int			len = Min(pg_mblen(p), end - p);
-		unsigned char out[MAX_CONVERSION_GROWTH * MAX_MULTIBYTE_CHAR_LEN + 1];
-
-		if (!IS_HIGHBIT_SET(*p))
-			appendStringInfoChar(&buf, *p);
-		else if (OidIsValid(proc) &&
-				 pg_do_encoding_conversion_buf(proc, server, client,
-											   (unsigned char *) p, len,
-											   out, sizeof(out), true) == len)
-			appendBinaryStringInfo(&buf, p, len);
-		else
-			appendStringInfoChar(&buf, '?');
-		p += len;
-	}
-	return buf.data;
+	return mg_text_replace_unconvertible(s, GetDatabaseEncoding(),
+										 pg_get_client_encoding(), false);
 }
 
 /*

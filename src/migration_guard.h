@@ -214,6 +214,10 @@ extern bool mg_lock_hold_current(Oid *relid, LOCKMODE *mode,
 extern int	mg_backfill_row_limit;
 extern void mg_executor_install_hooks(void);
 
+/* mg_encoding.c */
+extern char *mg_text_replace_unconvertible(const char *s, int src, int dst,
+										   bool convert);
+
 /* mg_exempt.c */
 extern const char *mg_tool_private_relation(Oid relid);
 
