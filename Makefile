@@ -14,6 +14,7 @@ OBJS = \
 	src/mg_encoding.o \
 	src/mg_exempt.o \
 	src/mg_lock_hold.o \
+	src/mg_lock_acquire.o \
 	src/mg_lock_timeout.o \
 	src/mg_permission.o \
 	src/mg_policy.o \

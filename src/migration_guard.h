@@ -162,6 +162,8 @@ extern void mg_restore_lock_timeout(int nestlevel);
 extern ErrorData *mg_report_lock_failure(const MGLockTargets *targets,
 										 MemoryContext cxt);
 extern LOCKMODE mg_parse_lock_mode(const char *name);
+
+/* mg_lock_acquire.c */
 extern void mg_define_lock_wait_gucs(void);
 extern void mg_acquire_lock_targets(Node *stmt, const MGLockTargets *targets);
 
