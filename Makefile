@@ -21,9 +21,11 @@ OBJS = \
 	src/mg_rules_alter_table.o \
 	src/mg_rules_column.o \
 	src/mg_rules_constraint.o \
+	src/mg_rules_copy.o \
 	src/mg_rules_index.o \
 	src/mg_rules_maintenance.o \
 	src/mg_rules_partition.o \
+	src/mg_rules_validate.o \
 	src/mg_size.o \
 	src/mg_sql.o \
 	src/mg_utility.o \
@@ -41,7 +43,7 @@ PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
 REGRESS = setup add_column alter_type constraints indexes partitions \
 	maintenance nested security guc size estimate lock_timeout audit check agree \
 	privileges extension_objects strict_input oldextversions leftovers \
-	backfill version_specific
+	backfill held_lock version_specific
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
 ISOLATION = lock_wait blocker_report lock_hold known_blockers no_queue_deadlock
 ISOLATION_OPTS = --temp-instance=./tmp_isolation --temp-config=$(srcdir)/migration_guard.conf

@@ -146,12 +146,14 @@ RESET migration_guard.backfill_row_limit;
 -- held_lock_work: a big statement while the transaction holds a
 -- write-blocking lock runs under that lock, whatever backfill_row_limit.
 SELECT mg_big('held');
+CREATE INDEX CONCURRENTLY ON held (id);
 SHOW migration_guard.backfill_row_limit;
 BEGIN;
 ALTER TABLE held ADD COLUMN c int;
 UPDATE held SET c = 1;
 ROLLBACK;
--- Small statements under the lock, or the big one after COMMIT, run.
+-- Small statements under the lock (reading few rows by index), or the big
+-- one after COMMIT, run.
 BEGIN;
 ALTER TABLE held ADD COLUMN c int;
 UPDATE held SET c = 1 WHERE id <= 2000;

@@ -130,6 +130,9 @@ mg_statement_is_analysable(Node *stmt)
 			return true;
 		case T_CreateStmt:
 			return ((CreateStmt *) stmt)->partbound != NULL;
+		case T_CopyStmt:
+			/* Only work under a lock held earlier (mg_rules_copy.c) */
+			return mg_lock_hold_current(NULL, NULL, NULL, NULL);
 		default:
 			return false;
 	}
@@ -181,6 +184,9 @@ mg_analyze_statement(Node *stmt, MGAnalysis *analysis)
 			break;
 		case T_AlterDomainStmt:
 			mg_rules_alter_domain((AlterDomainStmt *) stmt, analysis);
+			break;
+		case T_CopyStmt:
+			mg_rules_copy((CopyStmt *) stmt, analysis);
 			break;
 		case T_CreateStmt:
 			mg_rules_create_partition((CreateStmt *) stmt, analysis);

@@ -53,6 +53,7 @@
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "nodes/nodeFuncs.h"
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
 #include "storage/lock.h"
@@ -250,11 +251,13 @@ mg_judge_backfill(const QueryDesc *qd, const char *command, double estimate,
  * Rule held_lock_work: a big statement while the transaction holds a
  * write-blocking lock runs, as a whole, under that lock.  Judged like DDL
  * that would take the lock itself: against row_threshold, with the mode,
- * the rule's action and the maintenance window.
+ * the rule's action and the maintenance window.  "verb" is what the
+ * statement does to the rows ("modify", "read").  Returns true if it
+ * reported (a rejection does not return).
  */
-static void
-mg_judge_held_lock(const QueryDesc *qd, const char *command,
-				   double estimate, MGDecision *d)
+static bool
+mg_judge_held_lock(const QueryDesc *qd, const char *command, const char *verb,
+				   double estimate, MGDecision *d, const char *recipe)
 {
 	Oid			held_relid;
 	LOCKMODE	held_mode;
@@ -265,12 +268,12 @@ mg_judge_held_lock(const QueryDesc *qd, const char *command,
 	char	   *detail;
 
 	if (estimate <= (double) mg_row_threshold)
-		return;
+		return false;
 	if (!mg_lock_hold_current(&held_relid, &held_mode, &held_relname, &held_stmt))
-		return;
+		return false;
 	action = Min(mg_mode, mg_rule_action[MG_RULE_HELD_LOCK_WORK]);
 	if (action == MG_ACTION_OFF)
-		return;
+		return false;
 
 	d->rule = MG_RULE_HELD_LOCK_WORK;
 	d->rows = estimate;
@@ -288,22 +291,110 @@ mg_judge_held_lock(const QueryDesc *qd, const char *command,
 		d->why = mg_relaxed_why(MG_RULE_HELD_LOCK_WORK);
 	}
 
-	message = psprintf(_("%s would modify about %.0f rows of table \"%s\" while the transaction holds %s lock on \"%s\""),
-					   command, estimate, d->relation, mg_lockmode_name(held_mode),
-					   held_relname);
+	message = psprintf(_("%s would %s about %.0f rows of table \"%s\" while the transaction holds %s lock on \"%s\""),
+					   command, verb, estimate, d->relation,
+					   mg_lockmode_name(held_mode), held_relname);
 	detail = psprintf("The lock was taken by \"%s\" and is held until the transaction ends, which blocks %s on \"%s\" for the whole statement.  "
-					  "The statement is estimated to modify about %.0f rows, above \"migration_guard.row_threshold\" (%d rows).",
+					  "The statement is estimated to %s about %.0f rows, above \"migration_guard.row_threshold\" (%d rows).",
 					  held_stmt,
 					  held_mode == AccessExclusiveLock ? "all reads and writes" : "all writes",
-					  held_relname, estimate, mg_row_threshold);
-	mg_report_dml(qd, d, message, detail,
-				  "Commit the schema change first, then modify the rows in batches of a few thousand by key range, each batch in its own transaction.");
+					  held_relname, verb, estimate, mg_row_threshold);
+	mg_report_dml(qd, d, message, detail, recipe);
+	return true;
+}
+
+static const char *const mg_held_modify_recipe =
+"Commit the schema change first, then modify the rows in batches of a few thousand by key range, each batch in its own transaction.";
+
+/*
+ * The biggest relation scan of a running plan, for rule held_lock_work.
+ * A sequential scan reads the whole relation, as measured now (statistics
+ * may be stale); an index or bitmap scan reads the rows the planner
+ * expects, at most the relation's size.
+ */
+typedef struct MGScanWork
+{
+	const EState *estate;
+	Oid			relid;
+	double		rows;
+	int64		bytes;
+} MGScanWork;
+
+static bool
+mg_scan_work_walker(PlanState *ps, void *context)
+{
+	MGScanWork *w = (MGScanWork *) context;
+	const Plan *plan = ps->plan;
+	bool		whole = false;
+	Index		scanrelid = 0;
+
+	switch (nodeTag(plan))
+	{
+		case T_SeqScan:
+			whole = true;
+			/* FALLTHROUGH */
+		case T_SampleScan:
+		case T_IndexScan:
+		case T_IndexOnlyScan:
+		case T_BitmapHeapScan:
+			scanrelid = ((const Scan *) plan)->scanrelid;
+			break;
+		default:
+			break;
+	}
+	if (scanrelid > 0 && scanrelid <= (Index) list_length(w->estate->es_range_table))
+	{
+		Oid			relid = exec_rt_fetch(scanrelid, (EState *) w->estate)->relid;
+		MGRelSize	size;
+
+		if (!mg_target_exempt(relid))
+		{
+			double		rows;
+
+			mg_measure(relid, false, &size);
+			rows = whole ? size.rows : Min(plan->plan_rows, size.rows);
+			if (size.nrels > 0 && rows > w->rows)
+			{
+				w->relid = relid;
+				w->rows = rows;
+				w->bytes = size.bytes;
+			}
+		}
+	}
+	return planstate_tree_walker(ps, mg_scan_work_walker, context);
+}
+
+/*
+ * Rule held_lock_work for the rows a statement reads: a full-table SELECT,
+ * COPY (query) TO, INSERT ... SELECT from a big table, under a held lock.
+ */
+static void
+mg_judge_scans(const QueryDesc *qd)
+{
+	MGScanWork	w;
+	MGDecision	d;
+
+	if (qd->planstate == NULL || qd->estate == NULL)
+		return;
+	memset(&w, 0, sizeof(w));
+	w.estate = qd->estate;
+	(void) mg_scan_work_walker(qd->planstate, &w);
+	if (!OidIsValid(w.relid))
+		return;
+
+	memset(&d, 0, sizeof(d));
+	d.command = mg_dml_command(qd->operation);
+	d.statement = qd->sourceText;
+	d.relation = mg_relation_name(w.relid);
+	d.bytes = w.bytes;
+	(void) mg_judge_held_lock(qd, d.command, "read", w.rows, &d,
+							  "Commit the schema change first, then run the query in its own transaction.");
 }
 
 /*
  * Judge one ModifyTable node by both rules.
  */
-static void
+static bool
 mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
 {
 	Oid			relid = mg_modify_target(qd->plannedstmt, mt);
@@ -313,10 +404,10 @@ mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
 	const char *command = mg_dml_command(mt->operation);
 
 	if (mg_target_exempt(relid))
-		return;
+		return false;
 	estimate = mg_modify_estimate(mt, relid, &size);
 	if (size.nrels == 0)
-		return;
+		return false;
 
 	memset(&d, 0, sizeof(d));
 	d.command = command;
@@ -332,50 +423,60 @@ mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
 
 		mg_judge_backfill(qd, command, estimate, &size, &backfill);
 	}
-	mg_judge_held_lock(qd, command, estimate, &d);
+	return mg_judge_held_lock(qd, command, "modify", estimate, &d,
+							  mg_held_modify_recipe);
 }
 
 /*
  * Judge every ModifyTable node of a statement: the top one, and those of
  * data-modifying WITH queries, which would otherwise be a way around.
+ * Returns true if rule held_lock_work reported on one of them.
  */
-static void
+static bool
 mg_judge_statement(const QueryDesc *qd)
 {
 	const PlannedStmt *pstmt = qd->plannedstmt;
 	ListCell   *lc;
+	bool		held_reported = false;
 
 	if (pstmt->planTree && IsA(pstmt->planTree, ModifyTable))
-		mg_judge_modify(qd, (const ModifyTable *) pstmt->planTree);
+		held_reported |= mg_judge_modify(qd, (const ModifyTable *) pstmt->planTree);
 	if (!pstmt->hasModifyingCTE)
-		return;
+		return held_reported;
 	foreach(lc, pstmt->subplans)
 	{
 		const Plan *sub = (const Plan *) lfirst(lc);
 
 		if (sub && IsA(sub, ModifyTable))
-			mg_judge_modify(qd, (const ModifyTable *) sub);
+			held_reported |= mg_judge_modify(qd, (const ModifyTable *) sub);
 	}
+	return held_reported;
 }
 
 static void
 mg_executor_start(QueryDesc *queryDesc, int eflags)
 {
+	bool		held;
+	bool		reported = false;
+
 	if (prev_executor_start)
 		prev_executor_start(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
 
 	/* The OLTP path: no limit and no write-blocking lock held. */
-	if (mg_backfill_row_limit <= 0 &&
-		!mg_lock_hold_current(NULL, NULL, NULL, NULL))
+	held = mg_lock_hold_current(NULL, NULL, NULL, NULL);
+	if (mg_backfill_row_limit <= 0 && !held)
 		return;
 	if (IsBinaryUpgrade || IsParallelWorker() ||
 		(eflags & EXEC_FLAG_EXPLAIN_ONLY) || queryDesc->plannedstmt == NULL)
 		return;
-	if (!mg_is_dml(queryDesc->operation) && !queryDesc->plannedstmt->hasModifyingCTE)
-		return;
-	mg_judge_statement(queryDesc);
+	if (mg_is_dml(queryDesc->operation) || queryDesc->plannedstmt->hasModifyingCTE)
+		reported = mg_judge_statement(queryDesc);
+
+	/* What it reads under the lock: once per statement is enough. */
+	if (held && !reported)
+		mg_judge_scans(queryDesc);
 }
 
 /*

@@ -359,12 +359,10 @@ mg_lock_hold_after_statement(const MGLockTargets *targets, const char *command,
 	int			before = mg_nheld;
 	int			i;
 
-	if (mg_lock_hold_timeout_ms <= 0)
-	{
-		if (mg_nheld > 0)
-			mg_hold_reset();
-		return;
-	}
+	/*
+	 * The locks are tracked even with the budget off: rule held_lock_work
+	 * needs them.  mg_hold_arm() starts no clock then.
+	 */
 	if (MyBackendType != B_BACKEND || IsParallelWorker())
 		return;
 	if (targets == NULL && mg_nheld == 0)
@@ -377,8 +375,11 @@ mg_lock_hold_after_statement(const MGLockTargets *targets, const char *command,
 	for (i = 0; i < targets->n; i++)
 		mg_hold_note_target(targets->relid[i], targets->mode[i],
 							targets->relname[i], command, statement);
-	if (before == 0 && mg_nheld > 0)
+	if ((before == 0 && mg_nheld > 0) ||
+		(mg_nheld > 0 && !mg_hold_armed && mg_lock_hold_timeout_ms > 0))
 		mg_hold_arm();
+	else if (mg_hold_armed && mg_lock_hold_timeout_ms <= 0)
+		mg_hold_disarm();
 }
 
 /*

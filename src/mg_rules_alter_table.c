@@ -334,6 +334,10 @@ mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis)
 			case AT_SetTableSpace:
 				mg_rule_set_tablespace(rel, cmd->name, lockmode, analysis);
 				break;
+			case AT_ValidateConstraint:
+				mg_rule_validate_constraint(rel, cmd->name, lockmode, recurse,
+											analysis);
+				break;
 			case AT_AttachPartition:
 				if (stmt->objtype == OBJECT_TABLE)
 					mg_rule_attach_partition(rel, (PartitionCmd *) cmd->def,

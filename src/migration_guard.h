@@ -308,6 +308,14 @@ extern void mg_rule_set_not_null(Relation rel, const char *colname,
 								 MGAnalysis *analysis);
 extern void mg_rules_alter_domain(AlterDomainStmt *stmt, MGAnalysis *analysis);
 
+/* mg_rules_validate.c */
+extern void mg_rule_validate_constraint(Relation rel, const char *conname,
+										LOCKMODE lockmode, bool recurse,
+										MGAnalysis *analysis);
+
+/* mg_rules_copy.c */
+extern void mg_rules_copy(CopyStmt *stmt, MGAnalysis *analysis);
+
 /* mg_rules_partition.c */
 extern void mg_rule_attach_partition(Relation parent, PartitionCmd *cmd,
 									 MGAnalysis *analysis);
