@@ -117,3 +117,86 @@ SELECT command, rule, action, relation, lock_mode
 
 DROP SCHEMA held_lock CASCADE;
 DROP ROLE hl_reader;
+
+-- backfill_row_limit: rows loaded by COPY FROM count towards the
+-- transaction's total; a COPY FROM into a transaction already above the
+-- limit is rejected before it starts.
+CREATE SCHEMA held_lock_copy;
+SET search_path = held_lock_copy, public;
+CREATE TABLE hc (n int);
+INSERT INTO hc SELECT g FROM generate_series(1, 50) g;
+ANALYZE hc;
+SET migration_guard.backfill_row_limit = 60;
+BEGIN;
+COPY hc FROM stdin;
+1
+2
+3
+4
+5
+6
+7
+8
+9
+10
+11
+12
+13
+14
+15
+16
+17
+18
+19
+20
+\.
+UPDATE hc SET n = n + 1 WHERE n <= 0;
+UPDATE hc SET n = n + 1;
+ROLLBACK;
+BEGIN;
+UPDATE hc SET n = n + 1;
+COPY hc FROM stdin;
+1
+2
+3
+4
+5
+6
+7
+8
+9
+10
+11
+12
+13
+14
+15
+16
+17
+18
+19
+20
+\.
+COPY hc FROM stdin;
+1
+\.
+ROLLBACK;
+-- Each batch in its own transaction passes.
+COPY hc FROM stdin;
+1
+2
+3
+4
+5
+6
+7
+8
+9
+10
+\.
+UPDATE hc SET n = n + 1 WHERE n <= 30;
+RESET migration_guard.backfill_row_limit;
+SELECT command, rule, action, relation
+  FROM migration_guard.audit
+ WHERE rule = 'backfill' AND relation LIKE 'held_lock_copy.%' ORDER BY seq;
+DROP SCHEMA held_lock_copy CASCADE;

@@ -50,6 +50,7 @@
 #include "access/parallel.h"
 #include "access/relation.h"
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -57,6 +58,7 @@
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
 #include "storage/lock.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -191,7 +193,7 @@ mg_report_dml(const QueryDesc *qd, MGDecision *d, const char *message,
 	bool		reject = d->action == MG_VERDICT_REJECTED;
 
 	seq = mg_audit_decision(d);
-	if (!reject)
+	if (!reject && qd != NULL)
 	{
 		mg_warned_seq = seq;
 		mg_warned_estate = qd->estate;
@@ -529,6 +531,64 @@ mg_executor_end(QueryDesc *queryDesc)
 		prev_executor_end(queryDesc);
 	else
 		standard_ExecutorEnd(queryDesc);
+}
+
+/*
+ * COPY ... FROM loads rows without the executor's ModifyTable, and how many
+ * it will load is not known before it reads them.  The rows it loaded count
+ * towards the transaction's total once it has run, and a COPY FROM into a
+ * transaction already above the limit is judged before it starts, like a
+ * DML statement estimated at no rows.  A COPY that PostgreSQL would refuse
+ * for lack of INSERT privilege is left to it.
+ */
+static Oid
+mg_copy_from_target(const CopyStmt *stmt)
+{
+	Oid			relid;
+
+	if (mg_backfill_row_limit <= 0 || !stmt->is_from || stmt->relation == NULL ||
+		IsBinaryUpgrade || IsParallelWorker())
+		return InvalidOid;
+	relid = mg_lookup_relation(stmt->relation);
+	if (!OidIsValid(relid) || mg_target_exempt(relid))
+		return InvalidOid;
+	return relid;
+}
+
+void
+mg_backfill_before_copy(const CopyStmt *stmt, const char *statement)
+{
+	Oid			relid;
+	MGRelSize	size;
+	MGDecision	d;
+
+	if (mg_backfill_row_limit <= 0 || mg_xact_rows <= (uint64) mg_backfill_row_limit)
+		return;
+	relid = mg_copy_from_target(stmt);
+	if (!OidIsValid(relid))
+		return;
+	if (stmt->filename != NULL &&
+		!has_privs_of_role(GetUserId(), stmt->is_program ?
+						   ROLE_PG_EXECUTE_SERVER_PROGRAM :
+						   ROLE_PG_READ_SERVER_FILES))
+		return;
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+		return;
+	mg_measure(relid, true, &size);
+	memset(&d, 0, sizeof(d));
+	d.command = "COPY";
+	d.statement = statement;
+	d.relation = mg_relation_name(relid);
+	d.bytes = size.bytes;
+	d.lockmode = RowExclusiveLock;
+	mg_judge_backfill(NULL, "COPY", 0, &size, &d);
+}
+
+void
+mg_backfill_after_copy(const CopyStmt *stmt, uint64 rows)
+{
+	if (OidIsValid(mg_copy_from_target(stmt)))
+		mg_xact_rows += rows;
 }
 
 /* The total is per transaction. */

@@ -213,6 +213,9 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		/* After the verdict: a rejected statement takes no lock. */
 		if (has_targets)
 			mg_acquire_lock_targets(parsetree, &targets);
+		if (active && mg_backfill_row_limit > 0 && IsA(parsetree, CopyStmt))
+			mg_backfill_before_copy((CopyStmt *) parsetree,
+									mg_statement_text(pstmt, queryString));
 
 		if (prev_ProcessUtility)
 			(*prev_ProcessUtility) (pstmt, queryString, readOnlyTree, context,
@@ -242,6 +245,11 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	/* On error, transaction or subtransaction abort pops the nest level. */
 	mg_restore_lock_timeout(nestlevel);
+
+	/* Rows loaded by COPY FROM count towards the backfill limit. */
+	if (active && mg_backfill_row_limit > 0 && IsA(parsetree, CopyStmt) &&
+		qc != NULL)
+		mg_backfill_after_copy((CopyStmt *) parsetree, qc->nprocessed);
 
 	/* A write-blocking lock left held starts the lock-hold budget. */
 	if (active)

@@ -215,6 +215,8 @@ extern bool mg_lock_hold_current(Oid *relid, LOCKMODE *mode,
 /* mg_executor.c */
 extern int	mg_backfill_row_limit;
 extern void mg_executor_install_hooks(void);
+extern void mg_backfill_before_copy(const CopyStmt *stmt, const char *statement);
+extern void mg_backfill_after_copy(const CopyStmt *stmt, uint64 rows);
 
 /* mg_encoding.c */
 extern char *mg_text_replace_unconvertible(const char *s, int src, int dst,
