@@ -322,3 +322,29 @@ COMMENT ON VIEW migration_guard.leftovers IS
 'Invalid indexes and NOT VALID constraints left by failed or unfinished migrations, with the statement that fixes each';
 
 GRANT SELECT ON migration_guard.leftovers TO PUBLIC;
+
+-- Preflight with the script's transaction structure: rules held_lock_work
+-- and backfill follow BEGIN/COMMIT in the script, or, with
+-- single_transaction, treat the whole script as one transaction (as
+-- frameworks that wrap a migration run it).  Names resolve with the
+-- caller's search_path, as for check(script).
+CREATE FUNCTION migration_guard.check(
+    script text,
+    single_transaction boolean,
+    OUT stmt_no integer,
+    OUT line integer,
+    OUT statement text,
+    OUT rule text,
+    OUT verdict text,
+    OUT relation text,
+    OUT est_rows float8,
+    OUT bytes bigint,
+    OUT lock_mode text,
+    OUT message text,
+    OUT hint text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'migration_guard_check'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION migration_guard.check(text, boolean) IS
+'Check a migration script against this server, following its transactions (or treating it as one): one row per finding, in script order; nothing is executed';

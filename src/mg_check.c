@@ -521,6 +521,8 @@ mg_check_parsed(MGCheckState *st, Node *stmt, const char *source)
 #if MG_PG15_GTE
 		case T_MergeStmt:
 #endif
+			if (mg_check_dml(st, stmt))
+				return;
 			mg_check_row(st, NULL, "ok", NULL, NULL, NoLock,
 						 "not DDL: data changes are not checked by the guard", NULL);
 			return;
@@ -534,6 +536,7 @@ mg_check_parsed(MGCheckState *st, Node *stmt, const char *source)
 			break;
 	}
 
+	mg_check_xact_statement(st, stmt);
 	if (!mg_check_prerequisites(st, &stmt))
 		return;
 
@@ -543,7 +546,9 @@ mg_check_parsed(MGCheckState *st, Node *stmt, const char *source)
 	analysis.findings = NIL;
 	analysis.audit_seqs = NIL;
 
+	mg_check_xact_simulate(st);
 	mg_analyze_statement(stmt, &analysis);
+	mg_check_xact_note_locks(st, stmt);
 
 	foreach(lc, analysis.findings)
 	{
@@ -719,16 +724,23 @@ PG_FUNCTION_INFO_V1(migration_guard_check);
 Datum
 migration_guard_check(PG_FUNCTION_ARGS)
 {
-	char	   *script = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *script;
 	MGCheckState st;
 	ListCell   *lc;
 	List	   *stmts;
 	int			nestlevel;
 
 	mg_require_preloaded();
+	/* check(script, single_transaction) of 1.1; check(script) is strict */
+	mg_require_arg(fcinfo, 0, "script");
+	if (PG_NARGS() > 1)
+		mg_require_arg(fcinfo, 1, "single_transaction");
+	script = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	InitMaterializedSRF(fcinfo, 0);
 
 	memset(&st, 0, sizeof(st));
+	st.single_transaction = PG_NARGS() > 1 && PG_GETARG_BOOL(1);
+	st.in_xact = st.single_transaction;
 	st.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	st.cxt = st.rsinfo->econtext->ecxt_per_query_memory;
 	st.stmt_cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -746,6 +758,7 @@ migration_guard_check(PG_FUNCTION_ARGS)
 		CHECK_FOR_INTERRUPTS();
 		mg_check_statement(&st, (MGScriptStmt *) lfirst(lc));
 	}
+	mg_lock_hold_simulate(InvalidOid, NoLock, NULL, NULL);
 	AtEOXact_GUC(true, nestlevel);
 	MemoryContextDelete(st.stmt_cxt);
 	return (Datum) 0;

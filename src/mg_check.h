@@ -48,6 +48,14 @@ typedef struct MGCheckState
 	int			stmt_no;
 	int			line;
 	char	   *text;
+	/* the script's transaction (mg_check_xact.c) */
+	bool		single_transaction; /* the whole script is one transaction */
+	bool		in_xact;		/* inside a transaction of the script */
+	Oid			held_relid;		/* first write-blocking lock it would hold */
+	LOCKMODE	held_mode;
+	char	   *held_relname;	/* in cxt */
+	char	   *held_stmt;		/* the statement that took it, in cxt */
+	double		xact_rows;		/* rows its DML would modify so far */
 } MGCheckState;
 
 /* mg_check.c */
@@ -60,5 +68,11 @@ extern void mg_check_row(MGCheckState *st, const char *rule,
 extern void mg_check_create_hashes(MGCheckState *st);
 extern bool mg_check_prerequisites(MGCheckState *st, Node **stmtp);
 extern void mg_note_created(MGCheckState *st, Node *stmt);
+
+/* mg_check_xact.c */
+extern void mg_check_xact_statement(MGCheckState *st, Node *stmt);
+extern void mg_check_xact_simulate(MGCheckState *st);
+extern void mg_check_xact_note_locks(MGCheckState *st, Node *stmt);
+extern bool mg_check_dml(MGCheckState *st, Node *stmt);
 
 #endif							/* MG_CHECK_H */

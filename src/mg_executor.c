@@ -210,6 +210,27 @@ mg_report_dml(const QueryDesc *qd, MGDecision *d, const char *message,
 }
 
 /*
+ * The verdict of rule backfill for a transaction whose DML would modify
+ * "total" rows; false if the rule has nothing to say.  Shared with check().
+ */
+bool
+mg_backfill_verdict(double total, MGDecision *d)
+{
+	int			action;
+
+	if (mg_backfill_row_limit <= 0 || total <= (double) mg_backfill_row_limit)
+		return false;
+	action = Min(mg_mode, mg_rule_action[MG_RULE_BACKFILL]);
+	if (action == MG_ACTION_OFF)
+		return false;
+	d->rule = MG_RULE_BACKFILL;
+	d->action = action == MG_ACTION_ENFORCE ? MG_VERDICT_REJECTED : MG_VERDICT_WARNED;
+	d->why = action == MG_ACTION_WARN ? mg_relaxed_why(MG_RULE_BACKFILL) : NULL;
+	d->rows = total;
+	return true;
+}
+
+/*
  * Rule backfill: would this node take the transaction above the limit?
  */
 static void
@@ -217,22 +238,13 @@ mg_judge_backfill(const QueryDesc *qd, const char *command, double estimate,
 				  const MGRelSize *size, MGDecision *d)
 {
 	double		total = (double) mg_xact_rows + estimate;
-	int			action;
 	char	   *message;
 	char	   *detail;
 
-	if (total <= (double) mg_backfill_row_limit)
+	if (!mg_backfill_verdict(total, d))
 		return;
-	action = Min(mg_mode, mg_rule_action[MG_RULE_BACKFILL]);
-	if (action == MG_ACTION_OFF)
-		return;					/* the default policy (limit 0) passes it */
-	if (action == MG_ACTION_WARN && mg_xact_rows > 0 && mg_xact_warned)
+	if (d->action == MG_VERDICT_WARNED && mg_xact_rows > 0 && mg_xact_warned)
 		return;					/* one warning per transaction is enough */
-
-	d->rule = MG_RULE_BACKFILL;
-	d->action = action == MG_ACTION_ENFORCE ? MG_VERDICT_REJECTED : MG_VERDICT_WARNED;
-	d->why = action == MG_ACTION_WARN ? mg_relaxed_why(MG_RULE_BACKFILL) : NULL;
-	d->rows = total;
 
 	if (mg_xact_rows == 0)
 		message = psprintf(_("%s would modify about %.0f rows of table \"%s\", above \"migration_guard.backfill_row_limit\" (%d)"),
@@ -244,34 +256,24 @@ mg_judge_backfill(const QueryDesc *qd, const char *command, double estimate,
 					  "The transaction has modified " UINT64_FORMAT " rows before it.  "
 					  "Every modified row stays locked until the transaction ends, and the dead rows it leaves behind are not vacuumed until then.",
 					  estimate, size->rows, mg_xact_rows);
-	if (action == MG_ACTION_WARN)
+	if (d->action == MG_VERDICT_WARNED)
 		mg_xact_warned = true;
 	mg_report_dml(qd, d, message, detail, mg_backfill_recipe);
 }
 
 /*
- * Rule held_lock_work: a big statement while the transaction holds a
- * write-blocking lock runs, as a whole, under that lock.  Judged like DDL
- * that would take the lock itself: against row_threshold, with the mode,
- * the rule's action and the maintenance window.  "verb" is what the
- * statement does to the rows ("modify", "read").  Returns true if it
- * reported (a rejection does not return).
+ * The verdict of rule held_lock_work for a statement estimated to work on
+ * "estimate" rows while the transaction holds a write-blocking lock: judged
+ * like DDL that would take the lock itself, against row_threshold, with the
+ * mode, the rule's action and the maintenance window.  False if the rule
+ * has nothing to say.  Shared with check().
  */
-static bool
-mg_judge_held_lock(const QueryDesc *qd, const char *command, const char *verb,
-				   double estimate, MGDecision *d, const char *recipe)
+bool
+mg_held_lock_verdict(double estimate, MGDecision *d)
 {
-	Oid			held_relid;
-	LOCKMODE	held_mode;
-	const char *held_relname;
-	const char *held_stmt;
 	int			action;
-	char	   *message;
-	char	   *detail;
 
 	if (estimate <= (double) mg_row_threshold)
-		return false;
-	if (!mg_lock_hold_current(&held_relid, &held_mode, &held_relname, &held_stmt))
 		return false;
 	action = Min(mg_mode, mg_rule_action[MG_RULE_HELD_LOCK_WORK]);
 	if (action == MG_ACTION_OFF)
@@ -279,7 +281,6 @@ mg_judge_held_lock(const QueryDesc *qd, const char *command, const char *verb,
 
 	d->rule = MG_RULE_HELD_LOCK_WORK;
 	d->rows = estimate;
-	d->lockmode = held_mode;
 	if (action == MG_ACTION_ENFORCE && mg_in_maintenance_window())
 	{
 		d->action = MG_VERDICT_WARNED;
@@ -292,6 +293,33 @@ mg_judge_held_lock(const QueryDesc *qd, const char *command, const char *verb,
 		d->action = MG_VERDICT_WARNED;
 		d->why = mg_relaxed_why(MG_RULE_HELD_LOCK_WORK);
 	}
+	return true;
+}
+
+/*
+ * Rule held_lock_work: a big statement while the transaction holds a
+ * write-blocking lock runs, as a whole, under that lock.  "verb" is what
+ * the statement does to the rows ("modify", "read").  Returns true if it
+ * reported (a rejection does not return).
+ */
+static bool
+mg_judge_held_lock(const QueryDesc *qd, const char *command, const char *verb,
+				   double estimate, MGDecision *d, const char *recipe)
+{
+	Oid			held_relid;
+	LOCKMODE	held_mode;
+	const char *held_relname;
+	const char *held_stmt;
+	char	   *message;
+	char	   *detail;
+
+	if (estimate <= (double) mg_row_threshold)
+		return false;
+	if (!mg_lock_hold_current(&held_relid, &held_mode, &held_relname, &held_stmt))
+		return false;
+	if (!mg_held_lock_verdict(estimate, d))
+		return false;
+	d->lockmode = held_mode;
 
 	message = psprintf(_("%s would %s about %.0f rows of table \"%s\" while the transaction holds %s lock on \"%s\""),
 					   command, verb, estimate, d->relation,

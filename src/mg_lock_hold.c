@@ -134,6 +134,16 @@ typedef struct MGHeldLock
 static MGHeldLock mg_held[MG_MAX_HELD_LOCKS];
 static int	mg_nheld = 0;
 
+/* A lock that check() says the script would hold (mg_lock_hold_simulate) */
+static struct
+{
+	bool		active;
+	Oid			relid;
+	LOCKMODE	mode;
+	const char *relname;
+	const char *statement;
+}			mg_hold_sim;
+
 /* Shared with the timeout handler */
 static volatile sig_atomic_t mg_hold_armed = false;
 static volatile sig_atomic_t mg_hold_window_open = false;
@@ -327,6 +337,31 @@ mg_hold_note_target(Oid relid, LOCKMODE mode, const char *relname,
 }
 
 /*
+ * migration_guard.check() runs no statement of the script, so no lock of it
+ * is held; while it analyses a statement that the script runs after one
+ * that would take a write-blocking lock in the same transaction, it tells
+ * us that lock, and the rules see it as held.  relid InvalidOid ends it.
+ * The strings must outlive the analysis.  Transaction abort ends it too.
+ */
+void
+mg_lock_hold_simulate(Oid relid, LOCKMODE mode, const char *relname,
+					  const char *statement)
+{
+	mg_hold_sim.active = OidIsValid(relid);
+	mg_hold_sim.relid = relid;
+	mg_hold_sim.mode = mode;
+	mg_hold_sim.relname = relname;
+	mg_hold_sim.statement = statement;
+}
+
+/* Is check() analysing a statement as if a lock of its script were held? */
+bool
+mg_lock_hold_simulated(void)
+{
+	return mg_hold_sim.active;
+}
+
+/*
  * The oldest write-blocking lock that the transaction holds (the one the
  * budget runs from), for rule held_lock_work in mg_executor.c: false if none.
  * Out parameters may be NULL.  Cheap: called before every DML statement.
@@ -335,6 +370,18 @@ bool
 mg_lock_hold_current(Oid *relid, LOCKMODE *mode, const char **relname,
 					 const char **statement)
 {
+	if (mg_hold_sim.active)
+	{
+		if (relid)
+			*relid = mg_hold_sim.relid;
+		if (mode)
+			*mode = mg_hold_sim.mode;
+		if (relname)
+			*relname = mg_hold_sim.relname;
+		if (statement)
+			*statement = mg_hold_sim.statement;
+		return true;
+	}
 	if (mg_nheld == 0)
 		return false;
 	if (relid)
@@ -453,6 +500,7 @@ mg_hold_xact_callback(XactEvent event, void *arg)
 	{
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
+			mg_hold_sim.active = false;
 			mg_hold_abort();
 			break;
 		case XACT_EVENT_PRE_COMMIT:

@@ -16,7 +16,9 @@
  *   runs while that lock is held, rule held_lock_work.
  *
  * A constraint that is already valid is not checked again by PostgreSQL,
- * and one that does not exist is PostgreSQL's error to report.
+ * and one that does not exist is PostgreSQL's error to report; except in
+ * migration_guard.check() following a script's transaction, where it was
+ * most likely added NOT VALID earlier in the script, which ran nothing.
  *
  * Copyright (c) 2026, migration_guard developers
  *
@@ -48,7 +50,7 @@ mg_constraint_needs_validation(Relation rel, const char *conname)
 		return false;
 	conoid = get_relation_constraint_oid(RelationGetRelid(rel), conname, true);
 	if (!OidIsValid(conoid))
-		return false;
+		return mg_lock_hold_simulated();
 	tup = SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid));
 	if (!HeapTupleIsValid(tup))
 		return false;

@@ -69,7 +69,7 @@ mg_quote_arg(const char *s, int max_bytes)
  * Error for a NULL argument.  Functions declared STRICT (1.0) are never
  * called with one, so this only fires under the 1.1 declarations.
  */
-static void
+void
 mg_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname)
 {
 	if (PG_ARGISNULL(argno))

@@ -32,6 +32,7 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
 #include "nodes/parsenodes.h"
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
@@ -211,10 +212,15 @@ extern void mg_lock_hold_after_statement(const MGLockTargets *targets,
 										 const char *statement);
 extern bool mg_lock_hold_current(Oid *relid, LOCKMODE *mode,
 								 const char **relname, const char **statement);
+extern void mg_lock_hold_simulate(Oid relid, LOCKMODE mode, const char *relname,
+								  const char *statement);
+extern bool mg_lock_hold_simulated(void);
 
 /* mg_executor.c */
 extern int	mg_backfill_row_limit;
 extern void mg_executor_install_hooks(void);
+extern bool mg_backfill_verdict(double total, MGDecision *d);
+extern bool mg_held_lock_verdict(double estimate, MGDecision *d);
 extern void mg_backfill_before_copy(const CopyStmt *stmt, const char *statement);
 extern void mg_backfill_after_copy(const CopyStmt *stmt, uint64 rows);
 
@@ -227,6 +233,7 @@ extern const char *mg_tool_private_relation(Oid relid);
 
 /* mg_sql.c */
 extern void mg_require_preloaded(void);
+extern void mg_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
 extern char *mg_quote_arg(const char *s, int max_bytes);
 
 /* mg_window.c */
