@@ -161,7 +161,6 @@ extern int	mg_apply_lock_timeout(void);
 extern void mg_restore_lock_timeout(int nestlevel);
 extern ErrorData *mg_report_lock_failure(const MGLockTargets *targets,
 										 MemoryContext cxt);
-extern LOCKMODE mg_parse_lock_mode(const char *name);
 
 /* mg_lock_acquire.c */
 extern void mg_define_lock_wait_gucs(void);
@@ -216,6 +215,17 @@ extern bool mg_lock_hold_current(Oid *relid, LOCKMODE *mode,
 extern int	mg_backfill_row_limit;
 extern void mg_executor_install_hooks(void);
 
+/* mg_names.c: the lowest level, calls no other file */
+extern const char *mg_rule_name(MGRule rule);
+extern const char *mg_rule_guc_name(MGRule rule);
+extern int	mg_rule_default_action(MGRule rule);
+extern bool mg_rule_is_size_independent(MGRule rule);
+extern const char *mg_lockmode_name(LOCKMODE mode);
+extern const char *mg_verdict_name(MGVerdict verdict);
+extern const char *mg_verdict_mode_name(void);
+extern LOCKMODE mg_parse_lock_mode(const char *name);
+extern char *mg_quote_arg(const char *s, int max_bytes);
+
 /* mg_encoding.c */
 extern char *mg_text_replace_unconvertible(const char *s, int src, int dst,
 										   bool convert);
@@ -225,7 +235,6 @@ extern const char *mg_tool_private_relation(Oid relid);
 
 /* mg_sql.c */
 extern void mg_require_preloaded(void);
-extern char *mg_quote_arg(const char *s, int max_bytes);
 
 /* mg_window.c */
 extern char *mg_maintenance_window;
@@ -239,13 +248,6 @@ extern const char *mg_current_command(void);
 extern const char *mg_current_statement_text(void);
 
 /* mg_policy.c */
-extern const char *mg_rule_name(MGRule rule);
-extern const char *mg_rule_guc_name(MGRule rule);
-extern int	mg_rule_default_action(MGRule rule);
-extern bool mg_rule_is_size_independent(MGRule rule);
-extern const char *mg_lockmode_name(LOCKMODE mode);
-extern const char *mg_verdict_name(MGVerdict verdict);
-extern const char *mg_verdict_mode_name(void);
 extern void mg_judge_findings(MGAnalysis *analysis, List **judged_relids);
 extern bool mg_decide(const MGAnalysis *analysis, const MGFinding *f,
 					  MGRelSize *size, MGDecision *d);
