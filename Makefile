@@ -19,6 +19,7 @@ OBJS = \
 	src/mg_names.o \
 	src/mg_permission.o \
 	src/mg_policy.o \
+	src/mg_relation.o \
 	src/mg_rules_alter_table.o \
 	src/mg_rules_column.o \
 	src/mg_rules_constraint.o \

@@ -205,39 +205,6 @@ mg_rules_alter_composite_type(Relation typrel, List *cmds, MGAnalysis *analysis)
 }
 
 /*
- * The relation a RangeVar names, or InvalidOid.  Unlike
- * RangeVarGetRelidExtended(..., RVR_MISSING_OK, ...), which still raises
- * for a cross-database reference or a schema without USAGE, this never
- * raises: where PostgreSQL would, the statement is left to PostgreSQL,
- * which then reports its own error.
- */
-Oid
-mg_lookup_relation(const RangeVar *rv)
-{
-	Oid			nspid;
-
-	if (rv == NULL || rv->relname == NULL)
-		return InvalidOid;
-	if (rv->catalogname != NULL &&
-		strcmp(rv->catalogname, get_database_name(MyDatabaseId)) != 0)
-		return InvalidOid;
-	if (rv->schemaname == NULL)
-		return RelnameGetRelid(rv->relname);
-	if (strcmp(rv->schemaname, "pg_temp") == 0)
-		nspid = LookupExplicitNamespace(rv->schemaname, true);	/* no ACL check */
-	else
-	{
-		nspid = get_namespace_oid(rv->schemaname, true);
-		if (OidIsValid(nspid) &&
-			mg_namespace_usage_aclcheck(nspid, GetUserId()) != ACLCHECK_OK)
-			return InvalidOid;
-	}
-	if (!OidIsValid(nspid))
-		return InvalidOid;
-	return get_relname_relid(rv->relname, nspid);
-}
-
-/*
  * ALTER TABLE and friends.
  */
 void

@@ -55,25 +55,6 @@
 	"Create the index with CREATE INDEX ... ON ONLY the partitioned table, build it on each partition with CREATE INDEX CONCURRENTLY, then attach each one with ALTER INDEX ... ATTACH PARTITION."
 
 /*
- * Is a DefElem option list's boolean option set?  (REINDEX, CLUSTER and
- * VACUUM take "(concurrently)", "(full)" and so on.)
- */
-bool
-mg_option_is_set(List *options, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, options)
-	{
-		DefElem    *opt = lfirst_node(DefElem, lc);
-
-		if (strcmp(opt->defname, name) == 0)
-			return defGetBoolean(opt);
-	}
-	return false;
-}
-
-/*
  * Does relation relid have a valid index, not yet attached to a parent
  * index, that PostgreSQL would attach instead of building one: same access
  * method, same uniqueness, plain key columns colnames (a list of column

@@ -264,14 +264,18 @@ extern bool mg_is_above(const MGRelSize *size, int row_threshold,
 extern char *mg_relation_name(Oid relid);
 extern Oid	mg_relation_am(Oid relid);
 
-/* mg_analyze.c: statement dispatch */
-extern bool mg_statement_is_analysable(Node *stmt);
-extern void mg_analyze_statement(Node *stmt, MGAnalysis *analysis);
+/* mg_relation.c: helpers of the rules, call no other file */
 extern void mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid,
 						   bool recurse, List *relids, LOCKMODE lockmode,
 						   char *reason, char *hint);
 extern Relation mg_open_relation(Oid relid);
 extern void mg_close_relation(Relation rel);
+extern Oid	mg_lookup_relation(const RangeVar *rv);
+extern bool mg_option_is_set(List *options, const char *name);
+
+/* mg_analyze.c: statement dispatch */
+extern bool mg_statement_is_analysable(Node *stmt);
+extern void mg_analyze_statement(Node *stmt, MGAnalysis *analysis);
 
 /* mg_permission.c: what the role may run, as PostgreSQL checks it */
 typedef enum MGMaintenance
@@ -288,7 +292,6 @@ extern List *mg_maintainable_relations(List *relids, MGMaintenance kind);
 
 /* mg_rules_alter_table.c */
 extern void mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis);
-extern Oid	mg_lookup_relation(const RangeVar *rv);
 
 /* mg_rules_column.c */
 extern bool mg_lookup_type(const TypeName *typeName, Oid *typid, int32 *typmod);
@@ -316,7 +319,6 @@ extern void mg_rule_attach_partition(Relation parent, PartitionCmd *cmd,
 extern void mg_rules_create_partition(CreateStmt *stmt, MGAnalysis *analysis);
 
 /* mg_rules_index.c */
-extern bool mg_option_is_set(List *options, const char *name);
 extern Oid	mg_equivalent_index(Oid relid, bool unique, Oid amoid,
 								List *colnames);
 extern void mg_rules_create_index(IndexStmt *stmt, MGAnalysis *analysis);
