@@ -28,6 +28,7 @@ OBJS = \
 	src/mg_rules_partition.o \
 	src/mg_size.o \
 	src/mg_sql.o \
+	src/mg_statement.o \
 	src/mg_utility.o \
 	src/mg_window.o
 

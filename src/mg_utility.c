@@ -56,25 +56,6 @@
 #include "migration_guard.h"
 #include "mg_compat.h"
 
-/*
- * What the second line needs to know about the statement being executed.
- * A stack, because utility statements nest (a DO block runs ALTER TABLE).
- */
-typedef struct MGStatement
-{
-	const char *command;		/* command tag */
-	bool		transient_heap_ok;	/* REFRESH ... CONCURRENTLY and the like */
-	List	   *judged_relids;	/* relations already judged for it */
-	List	   *audit_seqs;		/* audit entries to mark completed */
-	const char *statement;		/* its text, for the audit, if computed */
-	PlannedStmt *pstmt;			/* to compute it later */
-	const char *query_string;
-	MemoryContext cxt;			/* where judged_relids lives */
-	struct MGStatement *outer;
-} MGStatement;
-
-static MGStatement *mg_current_statement = NULL;
-
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
 
@@ -109,23 +90,6 @@ mg_copy_seqs(List *seqs)
 	foreach(lc, seqs)
 		result = lappend(result, pstrdup((char *) lfirst(lc)));
 	return result;
-}
-
-/*
- * The text of this statement alone, out of a query string that may hold
- * several.
- */
-static const char *
-mg_statement_text(PlannedStmt *pstmt, const char *queryString)
-{
-	if (queryString == NULL)
-		return NULL;
-	if (pstmt->stmt_location >= 0 && pstmt->stmt_len > 0 &&
-		pstmt->stmt_location + pstmt->stmt_len <= (int) strlen(queryString))
-		return pnstrdup(queryString + pstmt->stmt_location, pstmt->stmt_len);
-	if (pstmt->stmt_location > 0 && pstmt->stmt_location < (int) strlen(queryString))
-		return pstrdup(queryString + pstmt->stmt_location);
-	return queryString;
 }
 
 /*
@@ -193,7 +157,6 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	stmt.pstmt = pstmt;
 	stmt.query_string = queryString;
 	stmt.cxt = CurrentMemoryContext;
-	stmt.outer = mg_current_statement;
 
 	/*
 	 * The lock timeout covers our own analysis too, which may have to wait
@@ -205,7 +168,7 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	if (has_targets)
 		nestlevel = mg_apply_lock_timeout();
 
-	mg_current_statement = &stmt;
+	mg_statement_push(&stmt);
 	PG_TRY();
 	{
 		if (guarded)
@@ -232,13 +195,13 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		 */
 		if (has_targets)
 			edata = mg_report_lock_failure(&targets, stmt.cxt);
-		mg_current_statement = stmt.outer;
+		mg_statement_pop(&stmt);
 		if (edata != NULL)
 			ReThrowError(edata);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	mg_current_statement = stmt.outer;
+	mg_statement_pop(&stmt);
 
 	/* On error, transaction or subtransaction abort pops the nest level. */
 	mg_restore_lock_timeout(nestlevel);
@@ -258,27 +221,6 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		foreach(lc, stmt.audit_seqs)
 			mg_audit_outcome(strtou64((char *) lfirst(lc), NULL, 10));
 	}
-}
-
-/*
- * Command tag and text of the statement being executed, for the audit of a
- * lock timeout.
- */
-const char *
-mg_current_command(void)
-{
-	return mg_current_statement ? mg_current_statement->command : "statement";
-}
-
-const char *
-mg_current_statement_text(void)
-{
-	MGStatement *stmt = mg_current_statement;
-
-	if (stmt == NULL)
-		return NULL;
-	return stmt->statement ? stmt->statement :
-		mg_statement_text(stmt->pstmt, stmt->query_string);
 }
 
 /*
@@ -315,7 +257,7 @@ mg_rewritten_relation(Oid relid)
 static void
 mg_judge_starting_rewrite(Oid oldrelid)
 {
-	MGStatement *stmt = mg_current_statement;
+	MGStatement *stmt = mg_statement_current();
 	MGAnalysis	analysis;
 	List	   *judged = NIL;
 	MemoryContext oldcxt;

@@ -33,6 +33,7 @@
 #include "postgres.h"
 
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
 
@@ -244,6 +245,29 @@ extern bool mg_in_maintenance_window(void);
 
 /* mg_utility.c */
 extern void mg_install_hooks(void);
+
+/*
+ * What the second line needs to know about the statement being executed.
+ * A stack, because utility statements nest (a DO block runs ALTER TABLE).
+ */
+typedef struct MGStatement
+{
+	const char *command;		/* command tag */
+	bool		transient_heap_ok;	/* REFRESH ... CONCURRENTLY and the like */
+	List	   *judged_relids;	/* relations already judged for it */
+	List	   *audit_seqs;		/* audit entries to mark completed */
+	const char *statement;		/* its text, for the audit, if computed */
+	PlannedStmt *pstmt;			/* to compute it later */
+	const char *query_string;
+	MemoryContext cxt;			/* where judged_relids lives */
+	struct MGStatement *outer;
+} MGStatement;
+
+/* mg_statement.c: the statement being executed, calls no other file */
+extern void mg_statement_push(MGStatement *stmt);
+extern void mg_statement_pop(MGStatement *stmt);
+extern MGStatement *mg_statement_current(void);
+extern const char *mg_statement_text(PlannedStmt *pstmt, const char *queryString);
 extern const char *mg_current_command(void);
 extern const char *mg_current_statement_text(void);
 
