@@ -10,6 +10,7 @@ OBJS = \
 	src/mg_audit_sql.o \
 	src/mg_check.o \
 	src/mg_check_catalog.o \
+	src/mg_check_rows.o \
 	src/mg_executor.o \
 	src/mg_encoding.o \
 	src/mg_exempt.o \
