@@ -25,6 +25,7 @@ OBJS = \
 	src/mg_rules_column.o \
 	src/mg_rules_constraint.o \
 	src/mg_rules_index.o \
+	src/mg_rules_lock_only.o \
 	src/mg_rules_maintenance.o \
 	src/mg_rules_partition.o \
 	src/mg_size.o \

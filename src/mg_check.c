@@ -454,11 +454,8 @@ mg_check_parsed(MGCheckState *st, Node *stmt, const char *source)
 	if (!mg_check_prerequisites(st, &stmt))
 		return;
 
-	analysis.command = GetCommandTagName(CreateCommandTag(stmt));
-	analysis.query_string = source;
-	analysis.statement = st->text;
-	analysis.findings = NIL;
-	analysis.audit_seqs = NIL;
+	mg_analysis_init(&analysis, GetCommandTagName(CreateCommandTag(stmt)),
+					 source, st->text);
 
 	mg_analyze_statement(stmt, &analysis);
 

@@ -1,13 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * mg_relation.c
- *		Helpers of the rules: record a finding, open and close a relation
- *		for analysis, look a relation name up without raising, read a
- *		statement's options.
+ *		Helpers of the rules: record a finding or a lock target, open and
+ *		close a relation for analysis, look a relation name up without
+ *		raising, read a statement's options.
  *
- * A low level: these functions call no other file of the extension, so
- * that mg_analyze.c, the rules files and mg_permission.c can all use them
- * without importing each other.
+ * A low level: these functions call no other file of the extension but
+ * mg_size.c's mg_relation_name(), so that mg_analyze.c, the rules files
+ * and mg_permission.c can all use them without importing each other.
  *
  * Copyright (c) 2026, migration_guard developers
  *
@@ -20,6 +20,7 @@
 
 #include "access/relation.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "commands/dbcommands.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
@@ -161,4 +162,72 @@ mg_option_is_set(List *options, const char *name)
 			return defGetBoolean(opt);
 	}
 	return false;
+}
+
+/*
+ * Add (relid, mode) to a statement's lock targets, with the relation's name
+ * for the blocker report: schema-qualified from the catalog caches (no lock
+ * is taken), or as the statement spells it if that lookup finds nothing.
+ * owner_may and privilege say what lets the role lock it in PostgreSQL's
+ * own check (see MGLockTargets).  Returns false if nothing was added (no
+ * such relation, a mode that does not block writes, no room).
+ */
+bool
+mg_add_lock_target(MGLockTargets *targets, RangeVar *rv, LOCKMODE mode,
+				   bool owner_may, AclMode privilege)
+{
+	Oid			relid;
+	char	   *relname;
+
+	if (rv == NULL || mode < ShareLock)
+		return false;
+	relid = RangeVarGetRelidExtended(rv, NoLock, RVR_MISSING_OK, NULL, NULL);
+	if (!OidIsValid(relid) || targets->n >= MG_MAX_LOCK_TARGETS)
+		return false;
+	if (get_rel_name(relid) != NULL)
+		relname = mg_relation_name(relid);
+	else if (rv->schemaname != NULL)
+		relname = psprintf("%s.%s", rv->schemaname, rv->relname);
+	else
+		relname = pstrdup(rv->relname);
+	targets->relid[targets->n] = relid;
+	targets->mode[targets->n] = mode;
+	targets->relname[targets->n] = relname;
+	targets->owner_may[targets->n] = owner_may;
+	targets->privilege[targets->n] = privilege;
+	targets->n++;
+	return true;
+}
+
+/*
+ * The relation kinds that a statement on objects of this type accepts, for
+ * MGLockTargets.relkinds: NULL for any (ALTER TABLE also serves other
+ * relations), "" for none.
+ */
+const char *
+mg_object_type_relkinds(ObjectType objtype)
+{
+	static const char index_kinds[] = {RELKIND_INDEX, RELKIND_PARTITIONED_INDEX, '\0'};
+	static const char view_kinds[] = {RELKIND_VIEW, '\0'};
+	static const char matview_kinds[] = {RELKIND_MATVIEW, '\0'};
+	static const char sequence_kinds[] = {RELKIND_SEQUENCE, '\0'};
+	static const char foreign_kinds[] = {RELKIND_FOREIGN_TABLE, '\0'};
+
+	switch (objtype)
+	{
+		case OBJECT_TABLE:
+			return NULL;
+		case OBJECT_INDEX:
+			return index_kinds;
+		case OBJECT_VIEW:
+			return view_kinds;
+		case OBJECT_MATVIEW:
+			return matview_kinds;
+		case OBJECT_SEQUENCE:
+			return sequence_kinds;
+		case OBJECT_FOREIGN_TABLE:
+			return foreign_kinds;
+		default:
+			return "";
+	}
 }

@@ -313,3 +313,36 @@ mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis)
 	}
 	mg_close_relation(rel);
 }
+
+/*
+ * The locks ALTER TABLE takes first, in PostgreSQL's order: the table, at
+ * the level of its strongest subcommand, by the owner; the partition being
+ * attached, ACCESS EXCLUSIVE, by its owner; the table a foreign key
+ * references, SHARE ROW EXCLUSIVE, with the REFERENCES privilege.  A lone
+ * ATTACH PARTITION locks the partition before it recurses to anything.
+ */
+void
+mg_locks_alter_table(AlterTableStmt *stmt, MGLockTargets *targets)
+{
+	ListCell   *lc;
+
+	mg_add_lock_target(targets, stmt->relation,
+					   AlterTableGetLockLevel(stmt->cmds), true, ACL_NO_RIGHTS);
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		/* The partition being attached is locked ACCESS EXCLUSIVE. */
+		if (cmd->subtype == AT_AttachPartition && stmt->objtype == OBJECT_TABLE)
+			mg_add_lock_target(targets, ((PartitionCmd *) cmd->def)->name,
+							   AccessExclusiveLock, true, ACL_NO_RIGHTS);
+		/* A foreign key locks the referenced table too. */
+		if (MG_AT_IS_ADD_CONSTRAINT(cmd->subtype) && IsA(cmd->def, Constraint) &&
+			((Constraint *) cmd->def)->contype == CONSTR_FOREIGN)
+			mg_add_lock_target(targets, ((Constraint *) cmd->def)->pktable,
+							   ShareRowExclusiveLock, false, ACL_REFERENCES);
+	}
+	targets->relkinds = mg_object_type_relkinds(stmt->objtype);
+	targets->before_recursion = list_length(stmt->cmds) == 1 &&
+		linitial_node(AlterTableCmd, stmt->cmds)->subtype == AT_AttachPartition;
+}

@@ -416,3 +416,42 @@ mg_rules_reindex(ReindexStmt *stmt, MGAnalysis *analysis)
 			break;
 	}
 }
+
+/*
+ * The lock CREATE INDEX takes first: SHARE on the table, by the owner.
+ * CONCURRENTLY blocks no writes.
+ */
+void
+mg_locks_create_index(IndexStmt *stmt, MGLockTargets *targets)
+{
+	if (!stmt->concurrent)
+		mg_add_lock_target(targets, stmt->relation, ShareLock,
+						   true, ACL_NO_RIGHTS);
+}
+
+/*
+ * The locks REINDEX TABLE or INDEX takes first: SHARE on the table, by the
+ * owner; for an index, its table SHARE and then the index ACCESS EXCLUSIVE,
+ * as PostgreSQL's RangeVar callback does.  CONCURRENTLY blocks no writes;
+ * a partitioned table or index, and REINDEX SCHEMA, DATABASE and SYSTEM,
+ * run one transaction per relation and are left alone.
+ */
+void
+mg_locks_reindex(ReindexStmt *stmt, MGLockTargets *targets)
+{
+	Oid			relid;
+	char		relkind;
+
+	if (mg_option_is_set(stmt->params, "concurrently") ||
+		(stmt->kind != REINDEX_OBJECT_TABLE && stmt->kind != REINDEX_OBJECT_INDEX))
+		return;
+	/* Partitioned: one transaction per partition; left alone. */
+	relid = RangeVarGetRelidExtended(stmt->relation, NoLock,
+									 RVR_MISSING_OK, NULL, NULL);
+	relkind = get_rel_relkind(relid);
+	if (relkind == RELKIND_PARTITIONED_TABLE || relkind == RELKIND_PARTITIONED_INDEX)
+		return;
+	mg_add_lock_target(targets, stmt->relation, ShareLock, true, ACL_NO_RIGHTS);
+	targets->index_heap_mode = ShareLock;
+	targets->index_mode = AccessExclusiveLock;
+}

@@ -1023,3 +1023,15 @@ mg_rules_create_partition(CreateStmt *stmt, MGAnalysis *analysis)
 	}
 	mg_close_relation(parent);
 }
+
+/*
+ * The lock CREATE TABLE ... PARTITION OF takes first: ACCESS EXCLUSIVE on
+ * the parent, by its owner.
+ */
+void
+mg_locks_create_partition(CreateStmt *stmt, MGLockTargets *targets)
+{
+	if (stmt->partbound != NULL && stmt->inhRelations != NIL)
+		mg_add_lock_target(targets, linitial_node(RangeVar, stmt->inhRelations),
+						   AccessExclusiveLock, true, ACL_NO_RIGHTS);
+}
