@@ -18,6 +18,7 @@ OBJS = \
 	src/mg_lock_acquire.o \
 	src/mg_lock_timeout.o \
 	src/mg_names.o \
+	src/mg_partition_bound.o \
 	src/mg_permission.o \
 	src/mg_policy.o \
 	src/mg_relation.o \

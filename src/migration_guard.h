@@ -387,6 +387,19 @@ extern void mg_rule_set_not_null(Relation rel, const char *colname,
 								 MGAnalysis *analysis);
 extern void mg_rules_alter_domain(AlterDomainStmt *stmt, MGAnalysis *analysis);
 
+/* mg_partition_bound.c: a partition bound, read without evaluating it */
+/* What the guard can make of a partition bound */
+typedef enum MGBound
+{
+	MG_BOUND_OK,				/* converted exactly as PostgreSQL would */
+	MG_BOUND_UNKNOWN,			/* not readable without evaluating it */
+	MG_BOUND_INVALID			/* PostgreSQL rejects the statement */
+} MGBound;
+
+extern MGBound mg_transform_bound(Relation parent, PartitionBoundSpec *raw,
+								  PartitionBoundSpec **result);
+extern bool mg_new_bound_is_valid(Relation parent, PartitionBoundSpec *spec);
+
 /* mg_rules_partition.c */
 extern void mg_rule_attach_partition(Relation parent, PartitionCmd *cmd,
 									 MGAnalysis *analysis);
