@@ -34,11 +34,12 @@
  * lock-mode parsing, quoting), mg_statement.c (the statement being
  * executed), mg_size.c, mg_encoding.c, mg_exempt.c.  Just above them is
  * mg_relation.c (helpers of the rules: findings, lock targets, opening and
- * looking up relations); then mg_permission.c and the rules files, which
- * call each other only downwards (mg_rules_alter_table.c hands subcommands
- * to the column, constraint and partition files); then mg_analyze.c; the
- * audit, the policy, the lock code, check() and the hooks on top.  A helper
- * that two files need, where neither may call the other, goes down a level.
+ * looking up relations); then mg_permission.c, mg_partition_bound.c and
+ * the rules files, which call each other only downwards
+ * (mg_rules_alter_table.c hands subcommands to the column, constraint and
+ * partition files); then mg_analyze.c; the audit, the policy, the lock
+ * code, check() and the hooks on top.  A helper that two files need, where
+ * neither may call the other, goes down a level.
  *
  * Copyright (c) 2026, migration_guard developers
  *
