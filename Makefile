@@ -10,6 +10,7 @@ OBJS = \
 	src/mg_audit_sql.o \
 	src/mg_check.o \
 	src/mg_check_catalog.o \
+	src/mg_check_rows.o \
 	src/mg_check_xact.o \
 	src/mg_executor.o \
 	src/mg_encoding.o \
@@ -17,18 +18,23 @@ OBJS = \
 	src/mg_lock_hold.o \
 	src/mg_lock_acquire.o \
 	src/mg_lock_timeout.o \
+	src/mg_names.o \
+	src/mg_partition_bound.o \
 	src/mg_permission.o \
 	src/mg_policy.o \
+	src/mg_relation.o \
 	src/mg_rules_alter_table.o \
 	src/mg_rules_column.o \
 	src/mg_rules_constraint.o \
 	src/mg_rules_copy.o \
 	src/mg_rules_index.o \
+	src/mg_rules_lock_only.o \
 	src/mg_rules_maintenance.o \
 	src/mg_rules_partition.o \
 	src/mg_rules_validate.o \
 	src/mg_size.o \
 	src/mg_sql.o \
+	src/mg_statement.o \
 	src/mg_utility.o \
 	src/mg_window.o
 

@@ -1,7 +1,22 @@
 /*-------------------------------------------------------------------------
  *
  * mg_analyze.c
- *		Dispatch a utility statement to the rules of its family.
+ *		The analysis of one utility statement: what it locks, and what the
+ *		rules of its family find in it.
+ *
+ * One result, MGAnalysis, read by everything: the lock targets (the
+ * relations the statement locks in a write-blocking mode, in PostgreSQL's
+ * order) by the lock timeout, the blocker report and its audit record, the
+ * queue-free acquisition and the lock-hold budget; the findings by the
+ * policy, the audit and check().  Each rules file contributes both for the
+ * statements it owns (mg_locks_*() and mg_rules_*()), and
+ * mg_rules_lock_only.c the locks of the statements no rule judges; this
+ * file only dispatches on the statement type.
+ *
+ * The locks come first and cheaply, for every statement, before the lock
+ * timeout is applied and before the guard looks up or locks anything: they
+ * are catalog-cache lookups without a lock.  The findings come second, for
+ * the statements whose rules apply, under that lock timeout.
  *
  * The rules only read: they never execute the statement, never modify its
  * parse tree (which may be read-only), and take no lock stronger than what
@@ -18,129 +33,119 @@
  */
 #include "postgres.h"
 
-#include "access/relation.h"
 #include "nodes/pg_list.h"
-#include "storage/lmgr.h"
-#include "utils/rel.h"
 
 #include "migration_guard.h"
 #include "mg_compat.h"
 
 /*
- * Record a finding, unless the same rule already fired on the same relation
- * in this statement (ALTER TABLE t ADD COLUMN a serial, ADD COLUMN b serial
- * rewrites t once).  relids, when not NIL, lists exactly the relations the
- * work touches (the partitions that need a scan, say); NIL means relid, with
- * its partitions and children if recurse.
+ * Start the analysis of a statement: nothing found, nothing locked yet.
  */
 void
-mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid, bool recurse,
-			   List *relids, LOCKMODE lockmode, char *reason, char *hint)
+mg_analysis_init(MGAnalysis *analysis, const char *command,
+				 const char *query_string, const char *statement)
 {
-	MGFinding  *f;
-	ListCell   *lc;
-
-	if (!OidIsValid(relid))
-		return;					/* gone, or never there: nothing to judge */
-
-	foreach(lc, analysis->findings)
-	{
-		f = (MGFinding *) lfirst(lc);
-		if (f->rule == rule && f->relid == relid)
-		{
-			f->recurse |= recurse;
-			if (f->relids == NIL || relids == NIL)
-				f->relids = NIL;
-			else
-				f->relids = list_concat_unique_oid(f->relids, relids);
-			f->lockmode = Max(f->lockmode, lockmode);
-			return;
-		}
-	}
-
-	f = palloc0(sizeof(MGFinding));
-	f->rule = rule;
-	f->relid = relid;
-	f->recurse = recurse;
-	f->relids = relids;
-	f->lockmode = lockmode;
-	f->reason = reason;
-	f->hint = hint;
-	analysis->findings = lappend(analysis->findings, f);
+	analysis->command = command;
+	analysis->query_string = query_string;
+	analysis->statement = statement;
+	analysis->findings = NIL;
+	analysis->audit_seqs = NIL;
+	analysis->analysable = false;
+	analysis->locks.n = 0;
 }
 
 /*
- * Open a relation for analysis, or return NULL if it no longer exists.
- *
- * The relcache may only be read under a lock.  ACCESS SHARE conflicts only
- * with ACCESS EXCLUSIVE, so it is normally granted at once; it is released
- * again after the analysis (mg_close_relation), so that the statement does
- * not later upgrade a lock we took, which could deadlock two sessions that
- * alter the same table.  If another session holds ACCESS EXCLUSIVE, we wait
- * for it like the statement itself would.
- */
-Relation
-mg_open_relation(Oid relid)
-{
-	Relation	rel;
-
-	if (!ConditionalLockRelationOid(relid, AccessShareLock))
-		LockRelationOid(relid, AccessShareLock);
-	rel = try_relation_open(relid, NoLock);
-	if (rel == NULL)
-		UnlockRelationOid(relid, AccessShareLock);
-	return rel;
-}
-
-/*
- * Close a relation opened by mg_open_relation and drop our lock on it.  A
- * lock the transaction held before is kept: lock counts are per holder.
- */
-void
-mg_close_relation(Relation rel)
-{
-	Oid			relid = RelationGetRelid(rel);
-
-	relation_close(rel, NoLock);
-	UnlockRelationOid(relid, AccessShareLock);
-}
-
-/*
- * Could the rules find anything in this statement?  A cheap test on the
- * node type, so that the hook does no work for the statements of ordinary
- * traffic (BEGIN, COMMIT, SET, ...).
+ * The first part of the analysis, for every utility statement: which
+ * existing relations it locks in a mode that blocks writes
+ * (analysis->locks), and whether the rules apply to it
+ * (analysis->analysable).  A cheap test on the node type first, so that
+ * the hook does no work for the statements of ordinary traffic (BEGIN,
+ * COMMIT, SET, ...).  Statements that run as several transactions take no
+ * targets: the lock timeout's GUC nest level cannot span their commits.
+ * Returns whether there are lock targets.
  */
 bool
-mg_statement_is_analysable(Node *stmt)
+mg_analyze_locks(Node *stmt, MGAnalysis *analysis)
 {
+	MGLockTargets *locks = &analysis->locks;
+
+	/* No targets, any relkind, and no special lock order (NoLock is 0) */
+	memset(locks, 0, sizeof(MGLockTargets));
+	analysis->analysable = false;
 	switch (nodeTag(stmt))
 	{
 		case T_AlterTableStmt:
+			mg_locks_alter_table((AlterTableStmt *) stmt, locks);
+			analysis->analysable = true;
+			break;
 		case T_IndexStmt:
+			mg_locks_create_index((IndexStmt *) stmt, locks);
+			analysis->analysable = true;
+			break;
 		case T_ReindexStmt:
+			mg_locks_reindex((ReindexStmt *) stmt, locks);
+			analysis->analysable = true;
+			break;
 		case T_VacuumStmt:
 #if MG_HAVE_REPACK
 		case T_RepackStmt:
 #else
 		case T_ClusterStmt:
 #endif
-		case T_RefreshMatViewStmt:
 		case T_AlterTableMoveAllStmt:
 		case T_AlterDomainStmt:
-			return true;
+			/* Several transactions, or no relation lock of their own */
+			analysis->analysable = true;
+			break;
+		case T_RefreshMatViewStmt:
+			mg_locks_refresh_matview((RefreshMatViewStmt *) stmt, locks);
+			analysis->analysable = true;
+			break;
 		case T_CreateStmt:
-			return ((CreateStmt *) stmt)->partbound != NULL;
+			mg_locks_create_partition((CreateStmt *) stmt, locks);
+			analysis->analysable = ((CreateStmt *) stmt)->partbound != NULL;
+			break;
+		case T_TruncateStmt:
+			mg_locks_truncate((TruncateStmt *) stmt, locks);
+			break;
+		case T_LockStmt:
+			mg_locks_lock_table((LockStmt *) stmt, locks);
+			break;
+		case T_CreateTrigStmt:
+			mg_locks_create_trigger((CreateTrigStmt *) stmt, locks);
+			break;
+		case T_RuleStmt:
+			mg_locks_create_rule((RuleStmt *) stmt, locks);
+			break;
+		case T_CreatePolicyStmt:
+			mg_locks_create_policy((CreatePolicyStmt *) stmt, locks);
+			break;
+		case T_AlterPolicyStmt:
+			mg_locks_alter_policy((AlterPolicyStmt *) stmt, locks);
+			break;
+		case T_RenameStmt:
+			mg_locks_rename((RenameStmt *) stmt, locks);
+			break;
+		case T_AlterObjectSchemaStmt:
+			mg_locks_set_schema((AlterObjectSchemaStmt *) stmt, locks);
+			break;
+		case T_DropStmt:
+			mg_locks_drop((DropStmt *) stmt, locks);
+			break;
 		case T_CopyStmt:
 			/* Only work under a lock held earlier (mg_rules_copy.c) */
-			return mg_lock_hold_current(NULL, NULL, NULL, NULL);
+			analysis->analysable = mg_lock_hold_current(NULL, NULL, NULL, NULL);
+			break;
 		default:
-			return false;
+			break;
 	}
+	return locks->n > 0;
 }
 
 /*
- * Find what a statement would do to big relations.  Findings are appended to
- * analysis->findings; nothing is judged here.
+ * The second part of the analysis: find what a statement would do to big
+ * relations.  Findings are appended to analysis->findings; nothing is
+ * judged here.
  *
  * A statement that PostgreSQL would refuse to the current role (privileges,
  * ownership, a missing object) has no findings: PostgreSQL's own error then

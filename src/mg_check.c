@@ -78,8 +78,6 @@
 #include "mg_check.h"
 #include "mg_compat.h"
 
-#define MG_CHECK_COLUMNS 11
-
 /* Lock wait bound when migration_guard.lock_timeout is 0 (disabled) */
 #define MG_CHECK_LOCK_TIMEOUT_MS 1000
 
@@ -97,87 +95,6 @@ typedef struct MGScriptStmt
 	int			len;			/* 0: to the end */
 	Node	   *parsetree;		/* NULL if it must be parsed alone */
 } MGScriptStmt;
-
-/* One output row, held until its statement's subtransaction is over */
-typedef struct MGCheckRow
-{
-	Datum		values[MG_CHECK_COLUMNS];
-	bool		nulls[MG_CHECK_COLUMNS];
-} MGCheckRow;
-
-
-/*
- * Queue one row, in the statement's memory context.  Rows are put into the
- * tuplestore only after the statement's subtransaction: a tuplestore that
- * spills to disk while a subtransaction is current would tie its file to
- * that subtransaction.
- */
-void
-mg_check_row(MGCheckState *st, const char *rule, const char *verdict,
-			 const char *relation, const MGRelSize *size, LOCKMODE lockmode,
-			 const char *message, const char *hint)
-{
-	MemoryContext old = MemoryContextSwitchTo(st->stmt_cxt);
-	MGCheckRow *row = palloc(sizeof(MGCheckRow));
-	Datum	   *values = row->values;
-	bool	   *nulls = row->nulls;
-
-	memset(nulls, 0, sizeof(row->nulls));
-	values[0] = Int32GetDatum(st->stmt_no);
-	values[1] = Int32GetDatum(st->line);
-	values[2] = CStringGetTextDatum(st->text);
-	if (rule)
-		values[3] = CStringGetTextDatum(rule);
-	else
-		nulls[3] = true;
-	values[4] = CStringGetTextDatum(verdict);
-	if (relation)
-		values[5] = CStringGetTextDatum(relation);
-	else
-		nulls[5] = true;
-	if (size)
-	{
-		values[6] = Float8GetDatum(size->rows);
-		values[7] = Int64GetDatum(size->bytes);
-	}
-	else
-		nulls[6] = nulls[7] = true;
-	if (lockmode != NoLock)
-		values[8] = CStringGetTextDatum(mg_lockmode_name(lockmode));
-	else
-		nulls[8] = true;
-	if (message)
-		values[9] = CStringGetTextDatum(message);
-	else
-		nulls[9] = true;
-	if (hint)
-		values[10] = CStringGetTextDatum(hint);
-	else
-		nulls[10] = true;
-	st->pending = lappend(st->pending, row);
-	MemoryContextSwitchTo(old);
-}
-
-/*
- * Put the queued rows into the result, then free everything the statement
- * allocated.
- */
-static void
-mg_check_flush(MGCheckState *st)
-{
-	ListCell   *lc;
-
-	foreach(lc, st->pending)
-	{
-		MGCheckRow *row = (MGCheckRow *) lfirst(lc);
-
-		tuplestore_putvalues(st->rsinfo->setResult, st->rsinfo->setDesc,
-							 row->values, row->nulls);
-	}
-	st->pending = NIL;
-	st->text = NULL;
-	MemoryContextReset(st->stmt_cxt);
-}
 
 /*
  * Does this error describe the statement (PostgreSQL would reject it), so
@@ -540,11 +457,8 @@ mg_check_parsed(MGCheckState *st, Node *stmt, const char *source)
 	if (!mg_check_prerequisites(st, &stmt))
 		return;
 
-	analysis.command = GetCommandTagName(CreateCommandTag(stmt));
-	analysis.query_string = source;
-	analysis.statement = st->text;
-	analysis.findings = NIL;
-	analysis.audit_seqs = NIL;
+	mg_analysis_init(&analysis, GetCommandTagName(CreateCommandTag(stmt)),
+					 source, st->text);
 
 	mg_check_xact_simulate(st);
 	mg_analyze_statement(stmt, &analysis);

@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * mg_check.h
- *		State shared by the two files of migration_guard.check():
- *		mg_check.c (the script, its statements, the result rows) and
- *		mg_check_catalog.c (what PostgreSQL would reject, read from the
- *		catalog and from what the script did before).
+ *		State shared by the files of migration_guard.check():
+ *		mg_check.c (the script and its statements), mg_check_catalog.c
+ *		(what PostgreSQL would reject, read from the catalog and from what
+ *		the script did before) and mg_check_rows.c (the result rows, which
+ *		both of the others emit).
  *
  * Copyright (c) 2026, migration_guard developers
  *
@@ -58,11 +59,12 @@ typedef struct MGCheckState
 	double		xact_rows;		/* rows its DML would modify so far */
 } MGCheckState;
 
-/* mg_check.c */
+/* mg_check_rows.c */
 extern void mg_check_row(MGCheckState *st, const char *rule,
 						 const char *verdict, const char *relation,
 						 const MGRelSize *size, LOCKMODE lockmode,
 						 const char *message, const char *hint);
+extern void mg_check_flush(MGCheckState *st);
 
 /* mg_check_catalog.c */
 extern void mg_check_create_hashes(MGCheckState *st);

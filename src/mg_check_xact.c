@@ -14,10 +14,11 @@
  *
  * Inside a transaction, the first utility statement that would take a
  * SHARE or stronger lock on an existing, non-temporary relation (its lock
- * targets, as the hook computes them: a table the script created does not
- * exist yet and has none) is remembered, and every later statement of the
- * transaction is analysed as if that lock were held (mg_lock_hold_simulate),
- * so VALIDATE CONSTRAINT and COPY TO get the hook's verdict.  ROLLBACK TO
+ * targets, from the same analysis as the hook's: a table the script
+ * created does not exist yet and has none) is remembered, and every later
+ * statement of the transaction is analysed as if that lock were held
+ * (mg_lock_hold_simulate), so VALIDATE CONSTRAINT and COPY TO get the
+ * hook's verdict.  ROLLBACK TO
  * SAVEPOINT keeps it: which locks the savepoint released is not known
  * without running the script, and keeping errs on the side of a warning.
  *
@@ -105,22 +106,25 @@ mg_check_xact_simulate(MGCheckState *st)
 void
 mg_check_xact_note_locks(MGCheckState *st, Node *stmt)
 {
-	MGLockTargets targets;
+	MGAnalysis	analysis;
+	const MGLockTargets *targets = &analysis.locks;
 	int			i;
 
 	mg_lock_hold_simulate(InvalidOid, NoLock, NULL, NULL);
-	if (!st->in_xact || OidIsValid(st->held_relid) ||
-		!mg_lock_targets(stmt, &targets))
+	if (!st->in_xact || OidIsValid(st->held_relid))
 		return;
-	for (i = 0; i < targets.n; i++)
+	mg_analysis_init(&analysis, NULL, NULL, NULL);
+	if (!mg_analyze_locks(stmt, &analysis))
+		return;
+	for (i = 0; i < targets->n; i++)
 	{
-		Oid			relid = targets.relid[i];
+		Oid			relid = targets->relid[i];
 
-		if (targets.mode[i] < ShareLock || !OidIsValid(relid) ||
+		if (targets->mode[i] < ShareLock || !OidIsValid(relid) ||
 			get_rel_persistence(relid) == RELPERSISTENCE_TEMP)
 			continue;
 		st->held_relid = relid;
-		st->held_mode = targets.mode[i];
+		st->held_mode = targets->mode[i];
 		st->held_relname = MemoryContextStrdup(st->cxt, mg_relation_name(relid));
 		st->held_stmt = MemoryContextStrdup(st->cxt, st->text);
 		return;

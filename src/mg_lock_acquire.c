@@ -154,59 +154,24 @@ mg_has_any_privilege(Oid relid, AclMode mask)
 }
 
 /*
- * May the current role lock target i of stmt before PostgreSQL checks its
+ * May the current role lock target i before PostgreSQL checks its
  * permission?  PostgreSQL checks before it locks (the RangeVar callbacks),
  * so that nobody locks a relation the statement may not touch; the guard
- * takes a lock ahead only where PostgreSQL's check would pass.  Ownership,
- * or the privilege the statement requires.  Where in doubt: false, and
- * PostgreSQL takes the lock as usual.
+ * takes a lock ahead only where PostgreSQL's check would pass: ownership,
+ * or a privilege the statement accepts, as the statement's rules file
+ * recorded with the target.  Where in doubt: false, and PostgreSQL takes
+ * the lock as usual.
  */
 static bool
-mg_may_lock_ahead(Node *stmt, int i, Oid relid, LOCKMODE mode)
+mg_may_lock_ahead(const MGLockTargets *targets, int i)
 {
+	Oid			relid = targets->relid[i];
+
 	if (superuser())
 		return true;
-	switch (nodeTag(stmt))
-	{
-		case T_LockStmt:
-			/* LockTableAclCheck for modes stronger than ROW EXCLUSIVE */
-			return mg_owns_relation(relid) ||
-				mg_has_any_privilege(relid, ACL_UPDATE | ACL_DELETE | ACL_TRUNCATE);
-		case T_TruncateStmt:
-			return mg_has_any_privilege(relid, ACL_TRUNCATE);
-		case T_CreateTrigStmt:
-			return mg_has_any_privilege(relid, ACL_TRIGGER);
-		case T_AlterTableStmt:
-			/* After the table itself, SHARE ROW EXCLUSIVE is a referenced table. */
-			if (i > 0 && mode == ShareRowExclusiveLock)
-				return mg_has_any_privilege(relid, ACL_REFERENCES);
-			return mg_owns_relation(relid);
-		default:
-			return mg_owns_relation(relid);
-	}
-}
-
-/* The relation kinds a statement of this object type applies to */
-static bool
-mg_object_type_fits(ObjectType objtype, char relkind)
-{
-	switch (objtype)
-	{
-		case OBJECT_TABLE:
-			return true;		/* ALTER TABLE also serves other relations */
-		case OBJECT_INDEX:
-			return relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX;
-		case OBJECT_VIEW:
-			return relkind == RELKIND_VIEW;
-		case OBJECT_MATVIEW:
-			return relkind == RELKIND_MATVIEW;
-		case OBJECT_SEQUENCE:
-			return relkind == RELKIND_SEQUENCE;
-		case OBJECT_FOREIGN_TABLE:
-			return relkind == RELKIND_FOREIGN_TABLE;
-		default:
-			return false;
-	}
+	return (targets->owner_may[i] && mg_owns_relation(relid)) ||
+		(targets->privilege[i] != ACL_NO_RIGHTS &&
+		 mg_has_any_privilege(relid, targets->privilege[i]));
 }
 
 /*
@@ -215,34 +180,10 @@ mg_object_type_fits(ObjectType objtype, char relkind)
  * PostgreSQL's error, never a lock failure, so it is left to PostgreSQL.
  */
 static bool
-mg_relkind_fits(Node *stmt, char relkind)
+mg_relkind_fits(const MGLockTargets *targets, char relkind)
 {
-	switch (nodeTag(stmt))
-	{
-		case T_LockStmt:
-			return relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE ||
-				relkind == RELKIND_VIEW;
-		case T_TruncateStmt:
-			return relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE ||
-				relkind == RELKIND_FOREIGN_TABLE;
-		case T_DropStmt:
-			if (((DropStmt *) stmt)->removeType == OBJECT_TABLE)
-				return relkind == RELKIND_RELATION || relkind == RELKIND_PARTITIONED_TABLE;
-			return mg_object_type_fits(((DropStmt *) stmt)->removeType, relkind);
-		case T_AlterTableStmt:
-			return mg_object_type_fits(((AlterTableStmt *) stmt)->objtype, relkind);
-		case T_RenameStmt:
-			return mg_object_type_fits(((RenameStmt *) stmt)->renameType, relkind) ||
-				((RenameStmt *) stmt)->renameType == OBJECT_COLUMN ||
-				((RenameStmt *) stmt)->renameType == OBJECT_TABCONSTRAINT ||
-				((RenameStmt *) stmt)->renameType == OBJECT_TRIGGER ||
-				((RenameStmt *) stmt)->renameType == OBJECT_POLICY ||
-				((RenameStmt *) stmt)->renameType == OBJECT_RULE;
-		case T_AlterObjectSchemaStmt:
-			return mg_object_type_fits(((AlterObjectSchemaStmt *) stmt)->objectType, relkind);
-		default:
-			return true;
-	}
+	return targets->relkinds == NULL ||
+		(relkind != '\0' && strchr(targets->relkinds, relkind) != NULL);
 }
 
 /* Do we hold a lock on relid in mode, or ACCESS EXCLUSIVE, already? */
@@ -256,31 +197,20 @@ mg_relation_locked_by_me(Oid relid, LOCKMODE mode)
 		mg_lock_held_by_me(&tag, AccessExclusiveLock);
 }
 
-/* ALTER TABLE ... ATTACH PARTITION alone: no recursion before the partition */
-static bool
-mg_is_lone_attach(Node *stmt)
-{
-	AlterTableStmt *ats;
-
-	if (!IsA(stmt, AlterTableStmt))
-		return false;
-	ats = (AlterTableStmt *) stmt;
-	return list_length(ats->cmds) == 1 &&
-		linitial_node(AlterTableCmd, ats->cmds)->subtype == AT_AttachPartition;
-}
-
 /*
  * Which of the statement's lock targets to take ahead, in which order and
  * mode.  Only a prefix of the locks PostgreSQL takes for the statement, in
- * its order, so that taking them first changes no lock order:
+ * its order, so that taking them first changes no lock order.  What the
+ * order is comes with the targets, from the statement's rules file:
  *
- * - the heap before the index for DROP INDEX (ACCESS EXCLUSIVE on both) and
- *   REINDEX INDEX (SHARE on the table, ACCESS EXCLUSIVE on the index), as
- *   their RangeVar callbacks do; other index targets are left to PostgreSQL;
- * - nothing from a DROP of a partition, whose parent PostgreSQL locks first;
+ * - the heap before the index where PostgreSQL's RangeVar callback locks
+ *   the heap first (index_heap_mode: DROP INDEX takes ACCESS EXCLUSIVE on
+ *   both, REINDEX INDEX SHARE on the table and ACCESS EXCLUSIVE on the
+ *   index); other index targets are left to PostgreSQL;
+ * - nothing from a partition whose parent PostgreSQL locks first (DROP);
  * - nothing after a relation with inheritance children or a view: PostgreSQL
- *   locks those children or base relations next (except for a lone ATTACH
- *   PARTITION, which locks the partition before any recursion);
+ *   locks those children or base relations next (unless before_recursion:
+ *   a lone ATTACH PARTITION locks the partition before any recursion);
  * - nothing from the first relation the role may not lock ahead, of a kind
  *   the statement does not accept (both are PostgreSQL's errors, raised
  *   before it locks), or that is temporary (no other session queues for
@@ -295,13 +225,8 @@ mg_plan_ahead(Node *stmt, const MGLockTargets *targets, MGAheadLocks *ahead)
 	int			i;
 
 	ahead->n = 0;
-	/*
-	 * NOWAIT asks for PostgreSQL's own single attempt.  Outside a
-	 * transaction block LOCK TABLE is an error, which a lock failure must
-	 * not replace.
-	 */
-	if (IsA(stmt, LockStmt) &&
-		(((LockStmt *) stmt)->nowait || !IsTransactionBlock()))
+	/* LOCK TABLE NOWAIT, say (see MGLockTargets) */
+	if (targets->not_ahead)
 		return;
 	if (!mg_statement_permitted(stmt))
 		return;
@@ -312,38 +237,28 @@ mg_plan_ahead(Node *stmt, const MGLockTargets *targets, MGAheadLocks *ahead)
 		LOCKMODE	mode = targets->mode[i];
 		char		relkind = get_rel_relkind(relid);
 
-		if (relkind == '\0' || !mg_relkind_fits(stmt, relkind) ||
+		if (relkind == '\0' || !mg_relkind_fits(targets, relkind) ||
 			get_rel_persistence(relid) == RELPERSISTENCE_TEMP ||
-			!mg_may_lock_ahead(stmt, i, relid, mode))
+			!mg_may_lock_ahead(targets, i))
 			break;
-		if (IsA(stmt, DropStmt) && get_rel_relispartition(relid))
+		if (targets->parent_first && get_rel_relispartition(relid))
 			break;
 
 		if (relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX)
 		{
 			Oid			heap = IndexGetRelation(relid, true);
 
-			if (!OidIsValid(heap))
+			if (!OidIsValid(heap) || targets->index_heap_mode == NoLock)
 				break;
-			if (IsA(stmt, DropStmt))
-			{
-				mg_ahead_add(ahead, heap, AccessExclusiveLock);
-				mg_ahead_add(ahead, relid, AccessExclusiveLock);
-			}
-			else if (IsA(stmt, ReindexStmt))
-			{
-				mg_ahead_add(ahead, heap, ShareLock);
-				mg_ahead_add(ahead, relid, AccessExclusiveLock);
-			}
-			else
-				break;
+			mg_ahead_add(ahead, heap, targets->index_heap_mode);
+			mg_ahead_add(ahead, relid, targets->index_mode);
 		}
 		else if (!mg_relation_locked_by_me(relid, mode))
 			mg_ahead_add(ahead, relid, mode);
 
 		if (i + 1 < targets->n &&
 			(relkind == RELKIND_VIEW || has_subclass(relid)) &&
-			!mg_is_lone_attach(stmt))
+			!targets->before_recursion)
 			break;
 	}
 }

@@ -12,8 +12,8 @@
  * has no lock-hold timeout.
  *
  * What counts.  After each utility statement, the ProcessUtility hook hands
- * us the statement's lock targets (mg_lock_targets(): the relations it
- * locks in SHARE mode or stronger, LOCK TABLE included).  Each target that
+ * us the lock targets of the statement's analysis (mg_analyze_locks(): the
+ * relations it locks in SHARE mode or stronger, LOCK TABLE included).  Each target that
  * the transaction now holds in that mode or a stronger one, that is not
  * temporary and that was not created by this transaction (rd_createSubid),
  * is remembered with the time, the statement and a prepared audit record.

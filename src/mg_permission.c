@@ -54,7 +54,8 @@
  * the side of judging: a role the guard wrongly takes for unprivileged
  * would get past it.
  *
- * Only DDL reaches this file (mg_statement_is_analysable() filters first),
+ * Only DDL reaches this file (mg_analyze_locks() tells which statements the
+ * rules apply to; mg_plan_ahead() asks only about those with lock targets),
  * and each check is a syscache lookup or two on names the rules resolve
  * anyway.
  *

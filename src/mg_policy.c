@@ -36,104 +36,6 @@
 #include "migration_guard.h"
 #include "mg_compat.h"
 
-/* Stable rule ids, indexed by MGRule */
-static const char *const mg_rule_names[MG_NUM_RULES] = {
-	"table_rewrite",
-	"blocking_index_build",
-	"validation_scan",
-	"invalid_index_exists",
-	"concurrent_index_timeout",
-	"backfill",
-	"held_lock_work"
-};
-
-/* The GUC that sets each rule's action, indexed by MGRule */
-static const char *const mg_rule_gucs[MG_NUM_RULES] = {
-	"migration_guard.table_rewrite_action",
-	"migration_guard.blocking_index_build_action",
-	"migration_guard.validation_scan_action",
-	"migration_guard.invalid_index_exists_action",
-	"migration_guard.concurrent_index_timeout_action",
-	"migration_guard.backfill_action",
-	"migration_guard.held_lock_work_action"
-};
-
-/*
- * Boot value of each rule's action, indexed by MGRule.  A build that may
- * outlast statement_timeout is only likely to fail, so it warns.
- */
-static const int mg_rule_defaults[MG_NUM_RULES] = {
-	MG_ACTION_ENFORCE,
-	MG_ACTION_ENFORCE,
-	MG_ACTION_ENFORCE,
-	MG_ACTION_ENFORCE,
-	MG_ACTION_WARN,
-	MG_ACTION_ENFORCE,
-	MG_ACTION_ENFORCE
-};
-
-/* Rules that apply whatever the relation's size (see the file header) */
-static const bool mg_rule_size_independent[MG_NUM_RULES] = {
-	false, false, false, true, false, false, false
-};
-
-const char *
-mg_rule_name(MGRule rule)
-{
-	Assert(rule >= 0 && rule < MG_NUM_RULES);
-	return mg_rule_names[rule];
-}
-
-const char *
-mg_rule_guc_name(MGRule rule)
-{
-	Assert(rule >= 0 && rule < MG_NUM_RULES);
-	return mg_rule_gucs[rule];
-}
-
-int
-mg_rule_default_action(MGRule rule)
-{
-	Assert(rule >= 0 && rule < MG_NUM_RULES);
-	return mg_rule_defaults[rule];
-}
-
-bool
-mg_rule_is_size_independent(MGRule rule)
-{
-	Assert(rule >= 0 && rule < MG_NUM_RULES);
-	return mg_rule_size_independent[rule];
-}
-
-/*
- * Lock mode as spelled in LOCK TABLE and in the documentation, which is what
- * a DBA reads in an error message (pg_locks spells it "AccessExclusiveLock").
- */
-const char *
-mg_lockmode_name(LOCKMODE mode)
-{
-	switch (mode)
-	{
-		case AccessShareLock:
-			return "ACCESS SHARE";
-		case RowShareLock:
-			return "ROW SHARE";
-		case RowExclusiveLock:
-			return "ROW EXCLUSIVE";
-		case ShareUpdateExclusiveLock:
-			return "SHARE UPDATE EXCLUSIVE";
-		case ShareLock:
-			return "SHARE";
-		case ShareRowExclusiveLock:
-			return "SHARE ROW EXCLUSIVE";
-		case ExclusiveLock:
-			return "EXCLUSIVE";
-		case AccessExclusiveLock:
-			return "ACCESS EXCLUSIVE";
-	}
-	return "unrecognized";
-}
-
 /* Pretty size, as pg_size_pretty() prints it */
 static char *
 mg_size_pretty(int64 bytes)
@@ -270,29 +172,6 @@ mg_report(const MGAnalysis *analysis, const MGFinding *f,
 			errmsg_internal("%s", mg_finding_message(analysis, f)),
 			errdetail_internal("%s", mg_finding_detail(f, size)),
 			errhint("%s", mg_finding_hint(f, elevel >= ERROR)));
-}
-
-const char *
-mg_verdict_name(MGVerdict verdict)
-{
-	switch (verdict)
-	{
-		case MG_VERDICT_ALLOWED:
-			return "allowed";
-		case MG_VERDICT_WARNED:
-			return "warned";
-		case MG_VERDICT_REJECTED:
-			return "rejected";
-	}
-	return "unrecognized";
-}
-
-/* migration_guard.mode as it reads in the audit */
-const char *
-mg_verdict_mode_name(void)
-{
-	return mg_mode == MG_ACTION_OFF ? "off" :
-		mg_mode == MG_ACTION_WARN ? "warn" : "enforce";
 }
 
 static const char *

@@ -205,39 +205,6 @@ mg_rules_alter_composite_type(Relation typrel, List *cmds, MGAnalysis *analysis)
 }
 
 /*
- * The relation a RangeVar names, or InvalidOid.  Unlike
- * RangeVarGetRelidExtended(..., RVR_MISSING_OK, ...), which still raises
- * for a cross-database reference or a schema without USAGE, this never
- * raises: where PostgreSQL would, the statement is left to PostgreSQL,
- * which then reports its own error.
- */
-Oid
-mg_lookup_relation(const RangeVar *rv)
-{
-	Oid			nspid;
-
-	if (rv == NULL || rv->relname == NULL)
-		return InvalidOid;
-	if (rv->catalogname != NULL &&
-		strcmp(rv->catalogname, get_database_name(MyDatabaseId)) != 0)
-		return InvalidOid;
-	if (rv->schemaname == NULL)
-		return RelnameGetRelid(rv->relname);
-	if (strcmp(rv->schemaname, "pg_temp") == 0)
-		nspid = LookupExplicitNamespace(rv->schemaname, true);	/* no ACL check */
-	else
-	{
-		nspid = get_namespace_oid(rv->schemaname, true);
-		if (OidIsValid(nspid) &&
-			mg_namespace_usage_aclcheck(nspid, GetUserId()) != ACLCHECK_OK)
-			return InvalidOid;
-	}
-	if (!OidIsValid(nspid))
-		return InvalidOid;
-	return get_relname_relid(rv->relname, nspid);
-}
-
-/*
  * ALTER TABLE and friends.
  */
 void
@@ -349,4 +316,37 @@ mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis)
 		}
 	}
 	mg_close_relation(rel);
+}
+
+/*
+ * The locks ALTER TABLE takes first, in PostgreSQL's order: the table, at
+ * the level of its strongest subcommand, by the owner; the partition being
+ * attached, ACCESS EXCLUSIVE, by its owner; the table a foreign key
+ * references, SHARE ROW EXCLUSIVE, with the REFERENCES privilege.  A lone
+ * ATTACH PARTITION locks the partition before it recurses to anything.
+ */
+void
+mg_locks_alter_table(AlterTableStmt *stmt, MGLockTargets *targets)
+{
+	ListCell   *lc;
+
+	mg_add_lock_target(targets, stmt->relation,
+					   AlterTableGetLockLevel(stmt->cmds), true, ACL_NO_RIGHTS);
+	foreach(lc, stmt->cmds)
+	{
+		AlterTableCmd *cmd = lfirst_node(AlterTableCmd, lc);
+
+		/* The partition being attached is locked ACCESS EXCLUSIVE. */
+		if (cmd->subtype == AT_AttachPartition && stmt->objtype == OBJECT_TABLE)
+			mg_add_lock_target(targets, ((PartitionCmd *) cmd->def)->name,
+							   AccessExclusiveLock, true, ACL_NO_RIGHTS);
+		/* A foreign key locks the referenced table too. */
+		if (MG_AT_IS_ADD_CONSTRAINT(cmd->subtype) && IsA(cmd->def, Constraint) &&
+			((Constraint *) cmd->def)->contype == CONSTR_FOREIGN)
+			mg_add_lock_target(targets, ((Constraint *) cmd->def)->pktable,
+							   ShareRowExclusiveLock, false, ACL_REFERENCES);
+	}
+	targets->relkinds = mg_object_type_relkinds(stmt->objtype);
+	targets->before_recursion = list_length(stmt->cmds) == 1 &&
+		linitial_node(AlterTableCmd, stmt->cmds)->subtype == AT_AttachPartition;
 }

@@ -55,25 +55,6 @@
 	"Create the index with CREATE INDEX ... ON ONLY the partitioned table, build it on each partition with CREATE INDEX CONCURRENTLY, then attach each one with ALTER INDEX ... ATTACH PARTITION."
 
 /*
- * Is a DefElem option list's boolean option set?  (REINDEX, CLUSTER and
- * VACUUM take "(concurrently)", "(full)" and so on.)
- */
-bool
-mg_option_is_set(List *options, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, options)
-	{
-		DefElem    *opt = lfirst_node(DefElem, lc);
-
-		if (strcmp(opt->defname, name) == 0)
-			return defGetBoolean(opt);
-	}
-	return false;
-}
-
-/*
  * Does relation relid have a valid index, not yet attached to a parent
  * index, that PostgreSQL would attach instead of building one: same access
  * method, same uniqueness, plain key columns colnames (a list of column
@@ -434,4 +415,43 @@ mg_rules_reindex(ReindexStmt *stmt, MGAnalysis *analysis)
 			}
 			break;
 	}
+}
+
+/*
+ * The lock CREATE INDEX takes first: SHARE on the table, by the owner.
+ * CONCURRENTLY blocks no writes.
+ */
+void
+mg_locks_create_index(IndexStmt *stmt, MGLockTargets *targets)
+{
+	if (!stmt->concurrent)
+		mg_add_lock_target(targets, stmt->relation, ShareLock,
+						   true, ACL_NO_RIGHTS);
+}
+
+/*
+ * The locks REINDEX TABLE or INDEX takes first: SHARE on the table, by the
+ * owner; for an index, its table SHARE and then the index ACCESS EXCLUSIVE,
+ * as PostgreSQL's RangeVar callback does.  CONCURRENTLY blocks no writes;
+ * a partitioned table or index, and REINDEX SCHEMA, DATABASE and SYSTEM,
+ * run one transaction per relation and are left alone.
+ */
+void
+mg_locks_reindex(ReindexStmt *stmt, MGLockTargets *targets)
+{
+	Oid			relid;
+	char		relkind;
+
+	if (mg_option_is_set(stmt->params, "concurrently") ||
+		(stmt->kind != REINDEX_OBJECT_TABLE && stmt->kind != REINDEX_OBJECT_INDEX))
+		return;
+	/* Partitioned: one transaction per partition; left alone. */
+	relid = RangeVarGetRelidExtended(stmt->relation, NoLock,
+									 RVR_MISSING_OK, NULL, NULL);
+	relkind = get_rel_relkind(relid);
+	if (relkind == RELKIND_PARTITIONED_TABLE || relkind == RELKIND_PARTITIONED_INDEX)
+		return;
+	mg_add_lock_target(targets, stmt->relation, ShareLock, true, ACL_NO_RIGHTS);
+	targets->index_heap_mode = ShareLock;
+	targets->index_mode = AccessExclusiveLock;
 }

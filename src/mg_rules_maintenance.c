@@ -401,3 +401,15 @@ mg_rules_move_all(AlterTableMoveAllStmt *stmt, MGAnalysis *analysis)
 					   pstrdup("Moving a relation to another tablespace copies every block of it."),
 					   pstrdup("Move big tables in a maintenance window, or copy the data into a new table in the target tablespace online and swap the tables in one short transaction."));
 }
+
+/*
+ * The lock REFRESH MATERIALIZED VIEW takes: ACCESS EXCLUSIVE, or EXCLUSIVE
+ * when CONCURRENTLY, by the owner.
+ */
+void
+mg_locks_refresh_matview(RefreshMatViewStmt *stmt, MGLockTargets *targets)
+{
+	mg_add_lock_target(targets, stmt->relation,
+					   stmt->concurrent ? ExclusiveLock : AccessExclusiveLock,
+					   true, ACL_NO_RIGHTS);
+}

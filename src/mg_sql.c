@@ -48,24 +48,6 @@ mg_require_preloaded(void)
 }
 
 /*
- * A user-supplied value for an error message: at most max_bytes of it, cut
- * at a character boundary, with "..." when cut.  A value may be megabytes
- * long; the error need not repeat it.
- */
-char *
-mg_quote_arg(const char *s, int max_bytes)
-{
-	size_t		len = strlen(s);
-	int			cut;
-
-	if (len <= (size_t) max_bytes)
-		return pstrdup(s);
-	cut = pg_mbcliplen(s, (int) Min(len, (size_t) max_bytes + MAX_MULTIBYTE_CHAR_LEN),
-					   max_bytes);
-	return psprintf("%.*s...", cut, s);
-}
-
-/*
  * Error for a NULL argument.  Functions declared STRICT (1.0) are never
  * called with one, so this only fires under the 1.1 declarations.
  */

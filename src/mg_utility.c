@@ -56,25 +56,6 @@
 #include "migration_guard.h"
 #include "mg_compat.h"
 
-/*
- * What the second line needs to know about the statement being executed.
- * A stack, because utility statements nest (a DO block runs ALTER TABLE).
- */
-typedef struct MGStatement
-{
-	const char *command;		/* command tag */
-	bool		transient_heap_ok;	/* REFRESH ... CONCURRENTLY and the like */
-	List	   *judged_relids;	/* relations already judged for it */
-	List	   *audit_seqs;		/* audit entries to mark completed */
-	const char *statement;		/* its text, for the audit, if computed */
-	PlannedStmt *pstmt;			/* to compute it later */
-	const char *query_string;
-	MemoryContext cxt;			/* where judged_relids lives */
-	struct MGStatement *outer;
-} MGStatement;
-
-static MGStatement *mg_current_statement = NULL;
-
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 static object_access_hook_type prev_object_access_hook = NULL;
 
@@ -112,33 +93,16 @@ mg_copy_seqs(List *seqs)
 }
 
 /*
- * The text of this statement alone, out of a query string that may hold
- * several.
- */
-static const char *
-mg_statement_text(PlannedStmt *pstmt, const char *queryString)
-{
-	if (queryString == NULL)
-		return NULL;
-	if (pstmt->stmt_location >= 0 && pstmt->stmt_len > 0 &&
-		pstmt->stmt_location + pstmt->stmt_len <= (int) strlen(queryString))
-		return pnstrdup(queryString + pstmt->stmt_location, pstmt->stmt_len);
-	if (pstmt->stmt_location > 0 && pstmt->stmt_location < (int) strlen(queryString))
-		return pstrdup(queryString + pstmt->stmt_location);
-	return queryString;
-}
-
-/*
- * Analyse and judge one statement.  The analysis runs in its own memory
- * context, freed at once; only the judged relations are kept, in the
- * caller's context, for the second line.
+ * Find and judge what one statement does to big relations, the second part
+ * of its analysis.  The findings live in their own memory context, freed at
+ * once; only the judged relations are kept, in the caller's context, for
+ * the second line.  The analysis's lock targets are untouched.
  */
 static void
-mg_guard_statement(Node *parsetree, const char *queryString, MGStatement *stmt)
+mg_guard_statement(Node *parsetree, MGAnalysis *analysis, MGStatement *stmt)
 {
 	MemoryContext analysis_cxt;
 	MemoryContext oldcxt;
-	MGAnalysis	analysis;
 	List	   *judged = NIL;
 
 	analysis_cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -146,18 +110,15 @@ mg_guard_statement(Node *parsetree, const char *queryString, MGStatement *stmt)
 										 ALLOCSET_SMALL_SIZES);
 	oldcxt = MemoryContextSwitchTo(analysis_cxt);
 
-	analysis.command = stmt->command;
-	analysis.query_string = queryString;
-	analysis.statement = stmt->statement;
-	analysis.findings = NIL;
-	analysis.audit_seqs = NIL;
-	mg_analyze_statement(parsetree, &analysis);
-	mg_judge_findings(&analysis, &judged);
+	mg_analyze_statement(parsetree, analysis);
+	mg_judge_findings(analysis, &judged);
 
 	MemoryContextSwitchTo(oldcxt);
 	stmt->judged_relids = list_copy(judged);
-	stmt->audit_seqs = mg_copy_seqs(analysis.audit_seqs);
+	stmt->audit_seqs = mg_copy_seqs(analysis->audit_seqs);
 	MemoryContextDelete(analysis_cxt);
+	analysis->findings = NIL;
+	analysis->audit_seqs = NIL;
 }
 
 /*
@@ -171,21 +132,26 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	MGStatement stmt;
+	MGAnalysis	analysis;
 	volatile bool active;
 	volatile bool guarded;
 	volatile bool has_targets = false;
-	MGLockTargets targets;
 	volatile int nestlevel = 0;
 
 	active = !IsBinaryUpgrade &&
 		context != PROCESS_UTILITY_SUBCOMMAND &&
 		IsTransactionState() &&
 		!IsAbortedTransactionBlockState();
+
+	/* The first part of the analysis: what it locks, whether rules apply */
+	stmt.command = GetCommandTagName(CreateCommandTag(parsetree));
+	mg_analysis_init(&analysis, stmt.command, queryString, NULL);
+	if (active)
+		has_targets = mg_analyze_locks(parsetree, &analysis);
 	guarded = active &&
 		(mg_mode != MG_ACTION_OFF || mg_audit_level == MG_AUDIT_ALL) &&
-		mg_static_analysis && mg_statement_is_analysable(parsetree);
+		mg_static_analysis && analysis.analysable;
 
-	stmt.command = GetCommandTagName(CreateCommandTag(parsetree));
 	stmt.transient_heap_ok = mg_statement_uses_transient_heap(parsetree);
 	stmt.judged_relids = NIL;
 	stmt.audit_seqs = NIL;
@@ -193,26 +159,24 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	stmt.pstmt = pstmt;
 	stmt.query_string = queryString;
 	stmt.cxt = CurrentMemoryContext;
-	stmt.outer = mg_current_statement;
+	analysis.statement = stmt.statement;
 
 	/*
 	 * The lock timeout covers our own analysis too, which may have to wait
 	 * for ACCESS SHARE behind a session holding ACCESS EXCLUSIVE.  The
 	 * blocker report applies whichever lock timeout fired.
 	 */
-	if (active)
-		has_targets = mg_lock_targets(parsetree, &targets);
 	if (has_targets)
 		nestlevel = mg_apply_lock_timeout();
 
-	mg_current_statement = &stmt;
+	mg_statement_push(&stmt);
 	PG_TRY();
 	{
 		if (guarded)
-			mg_guard_statement(parsetree, queryString, &stmt);
+			mg_guard_statement(parsetree, &analysis, &stmt);
 		/* After the verdict: a rejected statement takes no lock. */
 		if (has_targets)
-			mg_acquire_lock_targets(parsetree, &targets);
+			mg_acquire_lock_targets(parsetree, &analysis.locks);
 		if (active && mg_backfill_row_limit > 0 && IsA(parsetree, CopyStmt))
 			mg_backfill_before_copy((CopyStmt *) parsetree,
 									mg_statement_text(pstmt, queryString));
@@ -234,14 +198,14 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		 * goes on untouched.
 		 */
 		if (has_targets)
-			edata = mg_report_lock_failure(&targets, stmt.cxt);
-		mg_current_statement = stmt.outer;
+			edata = mg_report_lock_failure(&analysis.locks, stmt.cxt);
+		mg_statement_pop(&stmt);
 		if (edata != NULL)
 			ReThrowError(edata);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	mg_current_statement = stmt.outer;
+	mg_statement_pop(&stmt);
 
 	/* On error, transaction or subtransaction abort pops the nest level. */
 	mg_restore_lock_timeout(nestlevel);
@@ -253,7 +217,8 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 
 	/* A write-blocking lock left held starts the lock-hold budget. */
 	if (active)
-		mg_lock_hold_after_statement(has_targets ? &targets : NULL, stmt.command,
+		mg_lock_hold_after_statement(has_targets ? &analysis.locks : NULL,
+									 stmt.command,
 									 has_targets && stmt.statement == NULL ?
 									 mg_statement_text(pstmt, queryString) :
 									 stmt.statement);
@@ -266,27 +231,6 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 		foreach(lc, stmt.audit_seqs)
 			mg_audit_outcome(strtou64((char *) lfirst(lc), NULL, 10));
 	}
-}
-
-/*
- * Command tag and text of the statement being executed, for the audit of a
- * lock timeout.
- */
-const char *
-mg_current_command(void)
-{
-	return mg_current_statement ? mg_current_statement->command : "statement";
-}
-
-const char *
-mg_current_statement_text(void)
-{
-	MGStatement *stmt = mg_current_statement;
-
-	if (stmt == NULL)
-		return NULL;
-	return stmt->statement ? stmt->statement :
-		mg_statement_text(stmt->pstmt, stmt->query_string);
 }
 
 /*
@@ -323,7 +267,7 @@ mg_rewritten_relation(Oid relid)
 static void
 mg_judge_starting_rewrite(Oid oldrelid)
 {
-	MGStatement *stmt = mg_current_statement;
+	MGStatement *stmt = mg_statement_current();
 	MGAnalysis	analysis;
 	List	   *judged = NIL;
 	MemoryContext oldcxt;
@@ -332,13 +276,10 @@ mg_judge_starting_rewrite(Oid oldrelid)
 		(stmt->transient_heap_ok || list_member_oid(stmt->judged_relids, oldrelid)))
 		return;
 
-	analysis.command = stmt ? stmt->command : "statement";
-	analysis.query_string = NULL;
-	analysis.statement = stmt == NULL ? NULL :
-		stmt->statement ? stmt->statement :
-		mg_statement_text(stmt->pstmt, stmt->query_string);
-	analysis.findings = NIL;
-	analysis.audit_seqs = NIL;
+	mg_analysis_init(&analysis, stmt ? stmt->command : "statement", NULL,
+					 stmt == NULL ? NULL :
+					 stmt->statement ? stmt->statement :
+					 mg_statement_text(stmt->pstmt, stmt->query_string));
 	mg_add_finding(&analysis, MG_RULE_TABLE_REWRITE, oldrelid, false, NIL,
 				   AccessExclusiveLock,
 				   pstrdup("PostgreSQL is about to write a new copy of the table (detected as the rewrite began)."),

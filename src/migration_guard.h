@@ -5,11 +5,20 @@
  *
  * The guard works in three steps, each in its own set of files:
  *
- *	1. mg_rules_*.c look at one utility statement, without executing or
- *	   locking anything, and produce "findings": a relation that the
- *	   statement would lock in a mode that blocks writes while doing work
- *	   proportional to the relation's size, with the reason and the safe
- *	   recipe.
+ *	1. The analysis (mg_analyze.c) of one utility statement, without
+ *	   executing it or locking anything stronger than catalog reads, yields
+ *	   one result, MGAnalysis, that everything else reads:
+ *	   - its lock targets: the existing relations it locks in a mode that
+ *	     blocks writes, in PostgreSQL's order, read by the lock timeout
+ *	     and blocker report (mg_lock_timeout.c), the queue-free acquisition
+ *	     (mg_lock_acquire.c) and the lock-hold budget (mg_lock_hold.c);
+ *	   - its "findings": a relation that the statement would lock in a
+ *	     mode that blocks writes while doing work proportional to the
+ *	     relation's size, with the reason and the safe recipe, read by the
+ *	     policy, the audit and check() (mg_check*.c).
+ *	   Each mg_rules_*.c file contributes both for the statements of its
+ *	   family (mg_locks_*() and mg_rules_*()); mg_rules_lock_only.c has the
+ *	   locks of the statements that no rule judges.
  *	2. mg_size.c measures each finding's relation (and the partitions or
  *	   inheritance children the statement touches) from the files on disk,
  *	   without taking a lock.
@@ -19,6 +28,18 @@
  * mg_utility.c drives the three steps from the ProcessUtility hook, and from
  * the object access hook as a second line for table rewrites that the static
  * analysis did not predict.
+ *
+ * No two files call each other, directly or in a loop.  The lowest level
+ * calls no other file: mg_names.c (names of rules, lock modes and verdicts,
+ * lock-mode parsing, quoting), mg_statement.c (the statement being
+ * executed), mg_size.c, mg_encoding.c, mg_exempt.c.  Just above them is
+ * mg_relation.c (helpers of the rules: findings, lock targets, opening and
+ * looking up relations); then mg_permission.c, mg_partition_bound.c and
+ * the rules files, which call each other only downwards
+ * (mg_rules_alter_table.c hands subcommands to the column, constraint and
+ * partition files); then mg_analyze.c; the audit, the policy, the lock
+ * code, check() and the hooks on top.  A helper that two files need, where
+ * neither may call the other, goes down a level.
  *
  * Copyright (c) 2026, migration_guard developers
  *
@@ -34,6 +55,7 @@
 
 #include "fmgr.h"
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
 
@@ -83,7 +105,39 @@ typedef struct MGFinding
 	char	   *hint;			/* HINT: the safe recipe for this case */
 } MGFinding;
 
-/* What the rules found in one statement */
+/*
+ * The relations a statement locks in a write-blocking mode (SHARE or
+ * stronger), in the order PostgreSQL locks them first, as the rules file
+ * of the statement computes them (mg_analyze_locks()).  The lock timeout,
+ * the blocker report and its audit record, the queue-free acquisition and
+ * the lock-hold budget all read them.  The rest says which of them the
+ * guard may take ahead of PostgreSQL without changing PostgreSQL's error
+ * or lock order (mg_lock_acquire.c).
+ */
+#define MG_MAX_LOCK_TARGETS 8
+typedef struct MGLockTargets
+{
+	int			n;
+	Oid			relid[MG_MAX_LOCK_TARGETS];
+	LOCKMODE	mode[MG_MAX_LOCK_TARGETS];
+	char	   *relname[MG_MAX_LOCK_TARGETS];	/* for the blocker report */
+	/* PostgreSQL lets the role lock target i if it owns it ... */
+	bool		owner_may[MG_MAX_LOCK_TARGETS];
+	/* ... or holds one of these privileges on it */
+	AclMode		privilege[MG_MAX_LOCK_TARGETS];
+	const char *relkinds;		/* relkinds the statement accepts; NULL: any */
+	LOCKMODE	index_heap_mode;	/* an index target: its table is locked
+									 * first in this mode; NoLock: leave index
+									 * targets to PostgreSQL */
+	LOCKMODE	index_mode;		/* ... and then the index in this one */
+	bool		parent_first;	/* a partition's parent is locked before it */
+	bool		before_recursion;	/* every target is locked before any
+									 * inheritance child or view base */
+	bool		not_ahead;		/* take none ahead: PostgreSQL's own single
+								 * attempt, or its own error, comes first */
+} MGLockTargets;
+
+/* What the analysis found in one statement: findings and locks */
 typedef struct MGAnalysis
 {
 	const char *command;		/* command tag, e.g. "ALTER TABLE" */
@@ -91,6 +145,8 @@ typedef struct MGAnalysis
 	const char *statement;		/* this statement's text, for the audit */
 	List	   *audit_seqs;		/* audit entries of statements that ran */
 	List	   *findings;		/* list of MGFinding * */
+	bool		analysable;		/* rules apply (mg_analyze_locks()) */
+	MGLockTargets locks;		/* what it locks, in PostgreSQL's order */
 } MGAnalysis;
 
 /* Size of a finding's relations, as measured by mg_size.c */
@@ -133,16 +189,6 @@ typedef struct MGDecision
 	LOCKMODE	lockmode;
 } MGDecision;
 
-/* Relations a statement locks in a write-blocking mode (mg_lock_timeout.c) */
-#define MG_MAX_LOCK_TARGETS 8
-typedef struct MGLockTargets
-{
-	int			n;
-	Oid			relid[MG_MAX_LOCK_TARGETS];
-	LOCKMODE	mode[MG_MAX_LOCK_TARGETS];
-	char	   *relname[MG_MAX_LOCK_TARGETS];	/* for the blocker report */
-} MGLockTargets;
-
 /* Boot values of the thresholds: "the default policy" in the audit */
 #define MG_DEFAULT_ROW_THRESHOLD		100000
 #define MG_DEFAULT_SIZE_THRESHOLD_KB	(16 * 1024)
@@ -157,12 +203,10 @@ extern bool mg_static_analysis;
 
 /* mg_lock_timeout.c */
 extern int	mg_lock_timeout_ms;
-extern bool mg_lock_targets(Node *stmt, MGLockTargets *targets);
 extern int	mg_apply_lock_timeout(void);
 extern void mg_restore_lock_timeout(int nestlevel);
 extern ErrorData *mg_report_lock_failure(const MGLockTargets *targets,
 										 MemoryContext cxt);
-extern LOCKMODE mg_parse_lock_mode(const char *name);
 
 /* mg_lock_acquire.c */
 extern void mg_define_lock_wait_gucs(void);
@@ -224,6 +268,17 @@ extern bool mg_held_lock_verdict(double estimate, MGDecision *d);
 extern void mg_backfill_before_copy(const CopyStmt *stmt, const char *statement);
 extern void mg_backfill_after_copy(const CopyStmt *stmt, uint64 rows);
 
+/* mg_names.c: the lowest level, calls no other file */
+extern const char *mg_rule_name(MGRule rule);
+extern const char *mg_rule_guc_name(MGRule rule);
+extern int	mg_rule_default_action(MGRule rule);
+extern bool mg_rule_is_size_independent(MGRule rule);
+extern const char *mg_lockmode_name(LOCKMODE mode);
+extern const char *mg_verdict_name(MGVerdict verdict);
+extern const char *mg_verdict_mode_name(void);
+extern LOCKMODE mg_parse_lock_mode(const char *name);
+extern char *mg_quote_arg(const char *s, int max_bytes);
+
 /* mg_encoding.c */
 extern char *mg_text_replace_unconvertible(const char *s, int src, int dst,
 										   bool convert);
@@ -234,7 +289,6 @@ extern const char *mg_tool_private_relation(Oid relid);
 /* mg_sql.c */
 extern void mg_require_preloaded(void);
 extern void mg_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
-extern char *mg_quote_arg(const char *s, int max_bytes);
 
 /* mg_window.c */
 extern char *mg_maintenance_window;
@@ -244,17 +298,33 @@ extern bool mg_in_maintenance_window(void);
 
 /* mg_utility.c */
 extern void mg_install_hooks(void);
+
+/*
+ * What the second line needs to know about the statement being executed.
+ * A stack, because utility statements nest (a DO block runs ALTER TABLE).
+ */
+typedef struct MGStatement
+{
+	const char *command;		/* command tag */
+	bool		transient_heap_ok;	/* REFRESH ... CONCURRENTLY and the like */
+	List	   *judged_relids;	/* relations already judged for it */
+	List	   *audit_seqs;		/* audit entries to mark completed */
+	const char *statement;		/* its text, for the audit, if computed */
+	PlannedStmt *pstmt;			/* to compute it later */
+	const char *query_string;
+	MemoryContext cxt;			/* where judged_relids lives */
+	struct MGStatement *outer;
+} MGStatement;
+
+/* mg_statement.c: the statement being executed, calls no other file */
+extern void mg_statement_push(MGStatement *stmt);
+extern void mg_statement_pop(MGStatement *stmt);
+extern MGStatement *mg_statement_current(void);
+extern const char *mg_statement_text(PlannedStmt *pstmt, const char *queryString);
 extern const char *mg_current_command(void);
 extern const char *mg_current_statement_text(void);
 
 /* mg_policy.c */
-extern const char *mg_rule_name(MGRule rule);
-extern const char *mg_rule_guc_name(MGRule rule);
-extern int	mg_rule_default_action(MGRule rule);
-extern bool mg_rule_is_size_independent(MGRule rule);
-extern const char *mg_lockmode_name(LOCKMODE mode);
-extern const char *mg_verdict_name(MGVerdict verdict);
-extern const char *mg_verdict_mode_name(void);
 extern void mg_judge_findings(MGAnalysis *analysis, List **judged_relids);
 extern bool mg_decide(const MGAnalysis *analysis, const MGFinding *f,
 					  MGRelSize *size, MGDecision *d);
@@ -271,14 +341,24 @@ extern bool mg_is_above(const MGRelSize *size, int row_threshold,
 extern char *mg_relation_name(Oid relid);
 extern Oid	mg_relation_am(Oid relid);
 
-/* mg_analyze.c: statement dispatch */
-extern bool mg_statement_is_analysable(Node *stmt);
-extern void mg_analyze_statement(Node *stmt, MGAnalysis *analysis);
+/* mg_relation.c: helpers of the rules, call only mg_size.c */
 extern void mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid,
 						   bool recurse, List *relids, LOCKMODE lockmode,
 						   char *reason, char *hint);
 extern Relation mg_open_relation(Oid relid);
 extern void mg_close_relation(Relation rel);
+extern Oid	mg_lookup_relation(const RangeVar *rv);
+extern bool mg_option_is_set(List *options, const char *name);
+extern bool mg_add_lock_target(MGLockTargets *targets, RangeVar *rv,
+							   LOCKMODE mode, bool owner_may,
+							   AclMode privilege);
+extern const char *mg_object_type_relkinds(ObjectType objtype);
+
+/* mg_analyze.c: the analysis, dispatched on the statement type */
+extern void mg_analysis_init(MGAnalysis *analysis, const char *command,
+							 const char *query_string, const char *statement);
+extern bool mg_analyze_locks(Node *stmt, MGAnalysis *analysis);
+extern void mg_analyze_statement(Node *stmt, MGAnalysis *analysis);
 
 /* mg_permission.c: what the role may run, as PostgreSQL checks it */
 typedef enum MGMaintenance
@@ -295,7 +375,7 @@ extern List *mg_maintainable_relations(List *relids, MGMaintenance kind);
 
 /* mg_rules_alter_table.c */
 extern void mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis);
-extern Oid	mg_lookup_relation(const RangeVar *rv);
+extern void mg_locks_alter_table(AlterTableStmt *stmt, MGLockTargets *targets);
 
 /* mg_rules_column.c */
 extern bool mg_lookup_type(const TypeName *typeName, Oid *typid, int32 *typmod);
@@ -325,17 +405,32 @@ extern void mg_rule_validate_constraint(Relation rel, const char *conname,
 /* mg_rules_copy.c */
 extern void mg_rules_copy(CopyStmt *stmt, MGAnalysis *analysis);
 
+/* mg_partition_bound.c: a partition bound, read without evaluating it */
+/* What the guard can make of a partition bound */
+typedef enum MGBound
+{
+	MG_BOUND_OK,				/* converted exactly as PostgreSQL would */
+	MG_BOUND_UNKNOWN,			/* not readable without evaluating it */
+	MG_BOUND_INVALID			/* PostgreSQL rejects the statement */
+} MGBound;
+
+extern MGBound mg_transform_bound(Relation parent, PartitionBoundSpec *raw,
+								  PartitionBoundSpec **result);
+extern bool mg_new_bound_is_valid(Relation parent, PartitionBoundSpec *spec);
+
 /* mg_rules_partition.c */
 extern void mg_rule_attach_partition(Relation parent, PartitionCmd *cmd,
 									 MGAnalysis *analysis);
 extern void mg_rules_create_partition(CreateStmt *stmt, MGAnalysis *analysis);
+extern void mg_locks_create_partition(CreateStmt *stmt, MGLockTargets *targets);
 
 /* mg_rules_index.c */
-extern bool mg_option_is_set(List *options, const char *name);
 extern Oid	mg_equivalent_index(Oid relid, bool unique, Oid amoid,
 								List *colnames);
 extern void mg_rules_create_index(IndexStmt *stmt, MGAnalysis *analysis);
 extern void mg_rules_reindex(ReindexStmt *stmt, MGAnalysis *analysis);
+extern void mg_locks_create_index(IndexStmt *stmt, MGLockTargets *targets);
+extern void mg_locks_reindex(ReindexStmt *stmt, MGLockTargets *targets);
 
 /* mg_rules_maintenance.c */
 extern List *mg_list_relations(Oid nspoid, bool catalogs_only);
@@ -349,5 +444,22 @@ extern void mg_rules_refresh_matview(RefreshMatViewStmt *stmt,
 									 MGAnalysis *analysis);
 extern void mg_rules_move_all(AlterTableMoveAllStmt *stmt,
 							  MGAnalysis *analysis);
+extern void mg_locks_refresh_matview(RefreshMatViewStmt *stmt,
+									 MGLockTargets *targets);
+
+/* mg_rules_lock_only.c: locks of the statements that no rule judges */
+extern void mg_locks_truncate(TruncateStmt *stmt, MGLockTargets *targets);
+extern void mg_locks_lock_table(LockStmt *stmt, MGLockTargets *targets);
+extern void mg_locks_create_trigger(CreateTrigStmt *stmt,
+									MGLockTargets *targets);
+extern void mg_locks_create_rule(RuleStmt *stmt, MGLockTargets *targets);
+extern void mg_locks_create_policy(CreatePolicyStmt *stmt,
+								   MGLockTargets *targets);
+extern void mg_locks_alter_policy(AlterPolicyStmt *stmt,
+								  MGLockTargets *targets);
+extern void mg_locks_rename(RenameStmt *stmt, MGLockTargets *targets);
+extern void mg_locks_set_schema(AlterObjectSchemaStmt *stmt,
+								MGLockTargets *targets);
+extern void mg_locks_drop(DropStmt *stmt, MGLockTargets *targets);
 
 #endif							/* MIGRATION_GUARD_H */
