@@ -362,7 +362,8 @@ mg_scan_work_walker(PlanState *ps, void *context)
 	{
 		case T_SeqScan:
 			whole = true;
-			/* FALLTHROUGH */
+			scanrelid = ((const Scan *) plan)->scanrelid;
+			break;
 		case T_SampleScan:
 		case T_IndexScan:
 		case T_IndexOnlyScan:
