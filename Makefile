@@ -18,6 +18,7 @@ OBJS = \
 	src/mg_lock_timeout.o \
 	src/mg_permission.o \
 	src/mg_policy.o \
+	src/mg_replica.o \
 	src/mg_rules_alter_table.o \
 	src/mg_rules_column.o \
 	src/mg_rules_constraint.o \

@@ -78,6 +78,7 @@ static bool mg_xact_warned = false;
  * the outer one then stays "not completed", which errs on the safe side).
  */
 static uint64 mg_warned_seq = 0;
+static uint64 mg_warned_gate_seq = 0;	/* its replica gate warning */
 static const EState *mg_warned_estate = NULL;
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
@@ -208,10 +209,11 @@ mg_report_dml(const QueryDesc *qd, MGDecision *d, const char *message,
 
 /*
  * Rule backfill: would this node take the transaction above the limit?
+ * Returns true when it warned: the statement goes on.
  */
-static void
+static bool
 mg_judge_backfill(const QueryDesc *qd, const char *command, double estimate,
-				  const MGRelSize *size, MGDecision *d)
+				  const MGRelSize *size, int64 wal, MGDecision *d)
 {
 	double		total = (double) mg_xact_rows + estimate;
 	int			action;
@@ -219,12 +221,12 @@ mg_judge_backfill(const QueryDesc *qd, const char *command, double estimate,
 	char	   *detail;
 
 	if (total <= (double) mg_backfill_row_limit)
-		return;
+		return false;
 	action = Min(mg_mode, mg_rule_action[MG_RULE_BACKFILL]);
 	if (action == MG_ACTION_OFF)
-		return;					/* the default policy (limit 0) passes it */
+		return false;			/* the default policy (limit 0) passes it */
 	if (action == MG_ACTION_WARN && mg_xact_rows > 0 && mg_xact_warned)
-		return;					/* one warning per transaction is enough */
+		return false;			/* one warning per transaction is enough */
 
 	d->rule = MG_RULE_BACKFILL;
 	d->action = action == MG_ACTION_ENFORCE ? MG_VERDICT_REJECTED : MG_VERDICT_WARNED;
@@ -239,22 +241,24 @@ mg_judge_backfill(const QueryDesc *qd, const char *command, double estimate,
 						   command, d->relation, total, mg_backfill_row_limit);
 	detail = psprintf("The statement is estimated to modify about %.0f rows; the table has about %.0f rows.  "
 					  "The transaction has modified " UINT64_FORMAT " rows before it.  "
-					  "Every modified row stays locked until the transaction ends, and the dead rows it leaves behind are not vacuumed until then.",
-					  estimate, size->rows, mg_xact_rows);
+					  "Every modified row stays locked until the transaction ends, and the dead rows it leaves behind are not vacuumed until then.%s",
+					  estimate, size->rows, mg_xact_rows, mg_wal_sentence(wal));
 	if (action == MG_ACTION_WARN)
 		mg_xact_warned = true;
 	mg_report_dml(qd, d, message, detail, mg_backfill_recipe);
+	return true;
 }
 
 /*
  * Rule held_lock_work: a big statement while the transaction holds a
  * write-blocking lock runs, as a whole, under that lock.  Judged like DDL
  * that would take the lock itself: against row_threshold, with the mode,
- * the rule's action and the maintenance window.
+ * the rule's action and the maintenance window.  Returns true when it
+ * warned: the statement goes on.
  */
-static void
+static bool
 mg_judge_held_lock(const QueryDesc *qd, const char *command,
-				   double estimate, MGDecision *d)
+				   double estimate, int64 wal, MGDecision *d)
 {
 	Oid			held_relid;
 	LOCKMODE	held_mode;
@@ -265,12 +269,12 @@ mg_judge_held_lock(const QueryDesc *qd, const char *command,
 	char	   *detail;
 
 	if (estimate <= (double) mg_row_threshold)
-		return;
+		return false;
 	if (!mg_lock_hold_current(&held_relid, &held_mode, &held_relname, &held_stmt))
-		return;
+		return false;
 	action = Min(mg_mode, mg_rule_action[MG_RULE_HELD_LOCK_WORK]);
 	if (action == MG_ACTION_OFF)
-		return;
+		return false;
 
 	d->rule = MG_RULE_HELD_LOCK_WORK;
 	d->rows = estimate;
@@ -292,16 +296,18 @@ mg_judge_held_lock(const QueryDesc *qd, const char *command,
 					   command, estimate, d->relation, mg_lockmode_name(held_mode),
 					   held_relname);
 	detail = psprintf("The lock was taken by \"%s\" and is held until the transaction ends, which blocks %s on \"%s\" for the whole statement.  "
-					  "The statement is estimated to modify about %.0f rows, above \"migration_guard.row_threshold\" (%d rows).",
+					  "The statement is estimated to modify about %.0f rows, above \"migration_guard.row_threshold\" (%d rows).%s",
 					  held_stmt,
 					  held_mode == AccessExclusiveLock ? "all reads and writes" : "all writes",
-					  held_relname, estimate, mg_row_threshold);
+					  held_relname, estimate, mg_row_threshold, mg_wal_sentence(wal));
 	mg_report_dml(qd, d, message, detail,
 				  "Commit the schema change first, then modify the rows in batches of a few thousand by key range, each batch in its own transaction.");
+	return true;
 }
 
 /*
- * Judge one ModifyTable node by both rules.
+ * Judge one ModifyTable node by both rules, and a statement that either
+ * lets run with a warning by the replica gate (mg_replica.c).
  */
 static void
 mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
@@ -309,14 +315,19 @@ mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
 	Oid			relid = mg_modify_target(qd->plannedstmt, mt);
 	MGRelSize	size;
 	double		estimate;
+	int64		wal;
 	MGDecision	d;
+	MGDecision	backfill;
+	bool		backfill_warned = false;
 	const char *command = mg_dml_command(mt->operation);
+	uint64		seq;
 
 	if (mg_target_exempt(relid))
 		return;
 	estimate = mg_modify_estimate(mt, relid, &size);
 	if (size.nrels == 0)
 		return;
+	wal = mg_wal_estimate_dml(mt->operation, estimate, &size);
 
 	memset(&d, 0, sizeof(d));
 	d.command = command;
@@ -326,13 +337,21 @@ mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
 	d.lockmode = RowExclusiveLock;
 
 	/* Each rule fills its own copy. */
+	backfill = d;
 	if (mg_backfill_row_limit > 0)
+		backfill_warned = mg_judge_backfill(qd, command, estimate, &size, wal,
+											&backfill);
+	if (mg_judge_held_lock(qd, command, estimate, wal, &d))
+		seq = mg_replica_gate(&d, wal);
+	else if (backfill_warned)
+		seq = mg_replica_gate(&backfill, wal);
+	else
+		return;
+	if (seq > 0)
 	{
-		MGDecision	backfill = d;
-
-		mg_judge_backfill(qd, command, estimate, &size, &backfill);
+		mg_warned_gate_seq = seq;
+		mg_warned_estate = qd->estate;
 	}
-	mg_judge_held_lock(qd, command, estimate, &d);
 }
 
 /*
@@ -417,10 +436,13 @@ mg_executor_end(QueryDesc *queryDesc)
 		!(queryDesc->estate->es_top_eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
 		(mg_is_dml(queryDesc->operation) || queryDesc->plannedstmt->hasModifyingCTE))
 		mg_count_statement(queryDesc);
-	if (mg_warned_seq > 0 && queryDesc->estate == mg_warned_estate)
+	if ((mg_warned_seq > 0 || mg_warned_gate_seq > 0) &&
+		queryDesc->estate == mg_warned_estate)
 	{
 		mg_audit_outcome(mg_warned_seq);
+		mg_audit_outcome(mg_warned_gate_seq);
 		mg_warned_seq = 0;
+		mg_warned_gate_seq = 0;
 		mg_warned_estate = NULL;
 	}
 
@@ -444,6 +466,7 @@ mg_executor_xact_callback(XactEvent event, void *arg)
 			mg_xact_rows = 0;
 			mg_xact_warned = false;
 			mg_warned_seq = 0;
+			mg_warned_gate_seq = 0;
 			mg_warned_estate = NULL;
 			break;
 		default:
