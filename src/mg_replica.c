@@ -280,6 +280,7 @@ mg_full_slot(XLogRecPtr now, int64 wal_bytes, MGReplicaLag *lag)
 	NameData   *names;
 	int			nslots = 0;
 	int			worst = -1;
+	uint64		retained;
 	int			i;
 
 	if (mg_max_slot_retained_wal_kb <= 0 || ReplicationSlotCtl == NULL ||
@@ -306,15 +307,16 @@ mg_full_slot(XLogRecPtr now, int64 wal_bytes, MGReplicaLag *lag)
 	}
 	LWLockRelease(ReplicationSlotControlLock);
 
+	/* A slot that retains nothing yet will retain the statement's WAL. */
 	for (i = 0; i < nslots; i++)
 	{
-		if (XLogRecPtrIsInvalid(restart[i]) || restart[i] >= now)
+		if (XLogRecPtrIsInvalid(restart[i]))
 			continue;
 		if (worst < 0 || restart[i] < restart[worst])
 			worst = i;
 	}
-	if (worst < 0 ||
-		(double) (now - restart[worst]) + (double) wal_bytes <= (double) budget)
+	retained = worst < 0 || restart[worst] >= now ? 0 : now - restart[worst];
+	if (worst < 0 || (double) retained + (double) wal_bytes <= (double) budget)
 	{
 		pfree(restart);
 		pfree(names);
@@ -324,7 +326,7 @@ mg_full_slot(XLogRecPtr now, int64 wal_bytes, MGReplicaLag *lag)
 	memset(lag, 0, sizeof(*lag));
 	lag->is_slot = true;
 	strlcpy(lag->name, NameStr(names[worst]), sizeof(lag->name));
-	lag->behind = now - restart[worst];
+	lag->behind = retained;
 	pfree(restart);
 	pfree(names);
 	return true;
