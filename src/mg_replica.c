@@ -15,6 +15,8 @@
  *
  * - table_rewrite: the new copy of the heap and TOAST table (what mg_size.c
  *   measured) plus the indexes, which are rebuilt: their current size.
+ *   ALTER TABLE inserts the new rows one by one, each with its own WAL
+ *   record header; VACUUM FULL, CLUSTER and the like log whole pages.
  * - blocking_index_build, concurrent_index_timeout: a new index, estimated
  *   from the heap as a B-tree over narrow keys: one leaf tuple per row
  *   (8-byte tuple header, 16 bytes of key, 4-byte line pointer) at the
@@ -26,10 +28,17 @@
  *   full-page images with checksums on, but not in proportion to a rewrite).
  * - backfill, held_lock_work (mg_executor.c): rows times the table's average
  *   row width on disk (heap bytes over estimated rows, both from the catalog
- *   and the files) plus a record header, and for UPDATE, DELETE and MERGE one
- *   full-page image per heap page touched (at most the table's pages): the
- *   first change of a page after a checkpoint logs the whole page.  INSERT
- *   fills new pages, which need no image.  Index entries are not counted.
+ *   and the files) plus a record header; for INSERT, UPDATE and MERGE also
+ *   one entry per index (their bytes per row, plus a record header each:
+ *   an UPDATE is assumed not to be HOT); and for UPDATE, DELETE and MERGE
+ *   one full-page image per heap page touched (at most the table's pages),
+ *   since the first change of a page after a checkpoint logs the whole
+ *   page.  INSERT fills new pages, which need no image.
+ *
+ * Measured on PostgreSQL 15, a table of a million rows (id int primary key,
+ * md5 text, bigint), estimate / WAL written: ALTER COLUMN TYPE 125 / 119 MB,
+ * CREATE INDEX on the bigint 30 / 20 MB, VACUUM FULL 116 / 113 MB, UPDATE of
+ * 300000 rows 144 / 130 MB, INSERT of 300000 rows 73 / 68 MB.
  *
  * The gate.  Every finding that the policy lets run and that is big by the
  * current or the default thresholds (the decisions mg_decide() reports: the
@@ -93,8 +102,13 @@ int			mg_max_slot_retained_wal_kb = 0;
 #define MG_INDEX_TUPLE_BYTES	28.0
 #define MG_INDEX_FILL			0.9
 
-/* WAL record and block headers of one row change, about */
+/*
+ * WAL record and block headers of one heap row change (beyond what the
+ * tuple's own header and line pointer count on disk), and of one index
+ * entry insertion, about.
+ */
 #define MG_ROW_RECORD_BYTES		32.0
+#define MG_INDEX_RECORD_BYTES	48.0
 
 /* Row width assumed for a table too small to tell */
 #define MG_MIN_ROW_WIDTH		32.0
@@ -136,16 +150,19 @@ mg_wal_estimate(const MGAnalysis *analysis, const MGFinding *f,
 {
 	bool		reindex = analysis->command != NULL &&
 		strcmp(analysis->command, "REINDEX") == 0;
+	bool		alter_table = analysis->command != NULL &&
+		strcmp(analysis->command, "ALTER TABLE") == 0;
 
 	switch (f->rule)
 	{
 		case MG_RULE_TABLE_REWRITE:
 			return mg_clamp_bytes((double) size->bytes +
-								  (double) mg_index_bytes(size->relids));
+								  (double) mg_index_bytes(size->relids, NULL) +
+								  (alter_table ? size->rows * MG_ROW_RECORD_BYTES : 0));
 		case MG_RULE_BLOCKING_INDEX_BUILD:
 		case MG_RULE_CONCURRENT_INDEX_TIMEOUT:
 			if (reindex)
-				return mg_index_bytes(size->relids);
+				return mg_index_bytes(size->relids, NULL);
 			return mg_clamp_bytes(size->rows * MG_INDEX_TUPLE_BYTES / MG_INDEX_FILL);
 		case MG_RULE_VALIDATION_SCAN:
 		case MG_RULE_INVALID_INDEX_EXISTS:
@@ -167,13 +184,24 @@ int64
 mg_wal_estimate_dml(CmdType operation, double rows, const MGRelSize *size)
 {
 	double		width = MG_MIN_ROW_WIDTH;
+	double		per_row;
 	double		images = 0;
 
 	if (size->rows >= 1 && size->bytes > 0)
 		width = Max(width, (double) size->bytes / size->rows);
+	per_row = width + MG_ROW_RECORD_BYTES;
+	if (operation != CMD_DELETE)
+	{
+		int			nindexes = 0;
+		int64		index_bytes = mg_index_bytes(size->relids, &nindexes);
+
+		if (size->rows >= 1)
+			per_row += (double) index_bytes / size->rows;
+		per_row += nindexes * MG_INDEX_RECORD_BYTES;
+	}
 	if (operation != CMD_INSERT)
 		images = Min(rows, ceil((double) size->bytes / BLCKSZ)) * BLCKSZ;
-	return mg_clamp_bytes(rows * (width + MG_ROW_RECORD_BYTES) + images);
+	return mg_clamp_bytes(rows * per_row + images);
 }
 
 /*

@@ -320,13 +320,15 @@ mg_relation_am(Oid relid)
  * and without a lock on them, as for heaps: what rebuilding them writes to
  * the WAL.  The indexes are found in pg_index (the relcache entry would
  * need a lock on the table); temporary and unlogged ones write no WAL.
+ * *nindexes, if not NULL, is set to the number of indexes counted.
  */
 int64
-mg_index_bytes(List *relids)
+mg_index_bytes(List *relids, int *nindexes)
 {
 	Relation	indexrel;
 	ListCell   *lc;
 	int64		total = 0;
+	int			n = 0;
 
 	indexrel = table_open(IndexRelationId, AccessShareLock);
 	foreach(lc, relids)
@@ -350,11 +352,16 @@ mg_index_bytes(List *relids)
 			cls = (Form_pg_class) GETSTRUCT(tp);
 			if (RELKIND_HAS_STORAGE(cls->relkind) &&
 				cls->relpersistence == RELPERSISTENCE_PERMANENT)
+			{
 				total += mg_class_bytes(cls);
+				n++;
+			}
 			ReleaseSysCache(tp);
 		}
 		systable_endscan(scan);
 	}
 	table_close(indexrel, AccessShareLock);
+	if (nindexes)
+		*nindexes = n;
 	return total;
 }

@@ -274,7 +274,7 @@ extern bool mg_is_above(const MGRelSize *size, int row_threshold,
 						int size_threshold_kb);
 extern char *mg_relation_name(Oid relid);
 extern Oid	mg_relation_am(Oid relid);
-extern int64 mg_index_bytes(List *relids);
+extern int64 mg_index_bytes(List *relids, int *nindexes);
 
 /* mg_analyze.c: statement dispatch */
 extern bool mg_statement_is_analysable(Node *stmt);
