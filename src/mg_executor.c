@@ -209,12 +209,14 @@ mg_report_dml(const QueryDesc *qd, MGDecision *d, const char *message,
 
 /*
  * Rule backfill: would this node take the transaction above the limit?
- * Returns true when it warned: the statement goes on.
+ * Returns true when it warned: the statement goes on, and *wal is its WAL
+ * estimate (computed only when it is reported: it costs a catalog scan).
  */
 static bool
-mg_judge_backfill(const QueryDesc *qd, const char *command, double estimate,
-				  const MGRelSize *size, int64 wal, MGDecision *d)
+mg_judge_backfill(const QueryDesc *qd, CmdType operation, double estimate,
+				  const MGRelSize *size, int64 *wal, MGDecision *d)
 {
+	const char *command = mg_dml_command(operation);
 	double		total = (double) mg_xact_rows + estimate;
 	int			action;
 	char	   *message;
@@ -239,10 +241,11 @@ mg_judge_backfill(const QueryDesc *qd, const char *command, double estimate,
 	else
 		message = psprintf(_("%s of table \"%s\" would bring the rows modified by this transaction to about %.0f, above \"migration_guard.backfill_row_limit\" (%d)"),
 						   command, d->relation, total, mg_backfill_row_limit);
+	*wal = mg_wal_estimate_dml(operation, estimate, size);
 	detail = psprintf("The statement is estimated to modify about %.0f rows; the table has about %.0f rows.  "
 					  "The transaction has modified " UINT64_FORMAT " rows before it.  "
 					  "Every modified row stays locked until the transaction ends, and the dead rows it leaves behind are not vacuumed until then.%s",
-					  estimate, size->rows, mg_xact_rows, mg_wal_sentence(wal));
+					  estimate, size->rows, mg_xact_rows, mg_wal_sentence(*wal));
 	if (action == MG_ACTION_WARN)
 		mg_xact_warned = true;
 	mg_report_dml(qd, d, message, detail, mg_backfill_recipe);
@@ -254,12 +257,13 @@ mg_judge_backfill(const QueryDesc *qd, const char *command, double estimate,
  * write-blocking lock runs, as a whole, under that lock.  Judged like DDL
  * that would take the lock itself: against row_threshold, with the mode,
  * the rule's action and the maintenance window.  Returns true when it
- * warned: the statement goes on.
+ * warned, with *wal, as for backfill.
  */
 static bool
-mg_judge_held_lock(const QueryDesc *qd, const char *command,
-				   double estimate, int64 wal, MGDecision *d)
+mg_judge_held_lock(const QueryDesc *qd, CmdType operation, double estimate,
+				   const MGRelSize *size, int64 *wal, MGDecision *d)
 {
+	const char *command = mg_dml_command(operation);
 	Oid			held_relid;
 	LOCKMODE	held_mode;
 	const char *held_relname;
@@ -295,11 +299,12 @@ mg_judge_held_lock(const QueryDesc *qd, const char *command,
 	message = psprintf(_("%s would modify about %.0f rows of table \"%s\" while the transaction holds %s lock on \"%s\""),
 					   command, estimate, d->relation, mg_lockmode_name(held_mode),
 					   held_relname);
+	*wal = mg_wal_estimate_dml(operation, estimate, size);
 	detail = psprintf("The lock was taken by \"%s\" and is held until the transaction ends, which blocks %s on \"%s\" for the whole statement.  "
 					  "The statement is estimated to modify about %.0f rows, above \"migration_guard.row_threshold\" (%d rows).%s",
 					  held_stmt,
 					  held_mode == AccessExclusiveLock ? "all reads and writes" : "all writes",
-					  held_relname, estimate, mg_row_threshold, mg_wal_sentence(wal));
+					  held_relname, estimate, mg_row_threshold, mg_wal_sentence(*wal));
 	mg_report_dml(qd, d, message, detail,
 				  "Commit the schema change first, then modify the rows in batches of a few thousand by key range, each batch in its own transaction.");
 	return true;
@@ -315,7 +320,8 @@ mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
 	Oid			relid = mg_modify_target(qd->plannedstmt, mt);
 	MGRelSize	size;
 	double		estimate;
-	int64		wal;
+	int64		wal = 0;
+	int64		backfill_wal = 0;
 	MGDecision	d;
 	MGDecision	backfill;
 	bool		backfill_warned = false;
@@ -327,7 +333,6 @@ mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
 	estimate = mg_modify_estimate(mt, relid, &size);
 	if (size.nrels == 0)
 		return;
-	wal = mg_wal_estimate_dml(mt->operation, estimate, &size);
 
 	memset(&d, 0, sizeof(d));
 	d.command = command;
@@ -339,12 +344,12 @@ mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
 	/* Each rule fills its own copy. */
 	backfill = d;
 	if (mg_backfill_row_limit > 0)
-		backfill_warned = mg_judge_backfill(qd, command, estimate, &size, wal,
-											&backfill);
-	if (mg_judge_held_lock(qd, command, estimate, wal, &d))
+		backfill_warned = mg_judge_backfill(qd, mt->operation, estimate, &size,
+											&backfill_wal, &backfill);
+	if (mg_judge_held_lock(qd, mt->operation, estimate, &size, &wal, &d))
 		seq = mg_replica_gate(&d, wal);
 	else if (backfill_warned)
-		seq = mg_replica_gate(&backfill, wal);
+		seq = mg_replica_gate(&backfill, backfill_wal);
 	else
 		return;
 	if (seq > 0)
