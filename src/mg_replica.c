@@ -397,7 +397,7 @@ mg_gate_report(const MGDecision *allowed, const MGReplicaLag *lag,
 				errcode(ERRCODE_MG_UNSAFE_DDL),
 				errmsg("%s on \"%s\" would write about %s of WAL while replication slot \"%s\" retains %s",
 					   d.command, d.relation, wal, lag->name, behind),
-				errdetail("Replication slot \"%s\" retains %s of WAL; about %s more would exceed \"migration_guard.max_slot_retained_wal\" (%s).",
+				errdetail("Replication slot \"%s\" retains %s of WAL; with the statement's about %s it would retain more than \"migration_guard.max_slot_retained_wal\" (%s).",
 						  lag->name, behind, wal,
 						  mg_pretty((int64) mg_max_slot_retained_wal_kb * 1024)),
 				errhint("%s", mg_finding_hint(&f, reject)));

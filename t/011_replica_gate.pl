@@ -95,7 +95,7 @@ isnt($ret, 0, 'a rewrite that would take the slot past its budget is rejected');
 like($err,
 	qr/ERROR:  VACUUM on "public.big" would write about \d+ (kB|MB) of WAL while replication slot "stuck" retains \d+ (bytes|kB|MB)/,
 	'the rejection names the slot');
-like($err, qr/DETAIL:  Replication slot "stuck" retains \d+ (bytes|kB|MB) of WAL; about \d+ (kB|MB) more would exceed "migration_guard.max_slot_retained_wal" \(2048 kB\)/,
+like($err, qr/DETAIL:  Replication slot "stuck" retains \d+ (bytes|kB|MB) of WAL; with the statement's about \d+ (kB|MB) it would retain more than "migration_guard.max_slot_retained_wal" \(2048 kB\)/,
 	'the detail gives the budget');
 like($err, qr/HINT:  Let the slot's consumer catch up, or drop the slot if it is abandoned/,
 	'the hint says how to release it');
