@@ -80,6 +80,13 @@ RESET migration_guard.replica_lag_action;
 SET migration_guard.mode = warn;
 SELECT replica_try('ALTER TABLE replica.t ALTER COLUMN id TYPE bigint');
 RESET migration_guard.mode;
+-- DML that rule held_lock_work lets run is gated by its own estimate.
+SET migration_guard.held_lock_work_action = warn;
+BEGIN;
+ALTER TABLE replica.t ADD COLUMN c int;
+SELECT replica_try('UPDATE replica.t SET c = 1');
+ROLLBACK;
+RESET migration_guard.held_lock_work_action;
 -- A budget the estimate fits in.
 SET migration_guard.max_slot_retained_wal = '1GB';
 SELECT replica_try('ALTER TABLE replica.t ALTER COLUMN id TYPE bigint');
