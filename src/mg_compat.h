@@ -259,4 +259,15 @@ mg_relation_path(Oid spcoid, Oid dboid, Oid filenode, ForkNumber fork)
 #define mg_clear_backend_status_snapshot() pgstat_clear_snapshot()
 #endif
 
+/*
+ * A replication slot that no longer retains WAL.  On 15 invalidation clears
+ * restart_lsn, which the caller tests anyway; from 16 the slot records a
+ * cause (and keeps restart_lsn for some of them).
+ */
+#if MG_PG16_GTE
+#define MG_SLOT_INVALIDATED(slot) ((slot)->data.invalidated != RS_INVAL_NONE)
+#else
+#define MG_SLOT_INVALIDATED(slot) (false)
+#endif
+
 #endif							/* MG_COMPAT_H */

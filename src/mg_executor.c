@@ -81,6 +81,7 @@ static bool mg_xact_warned = false;
  * the outer one then stays "not completed", which errs on the safe side).
  */
 static uint64 mg_warned_seq = 0;
+static uint64 mg_warned_gate_seq = 0;	/* its replica gate warning */
 static const EState *mg_warned_estate = NULL;
 
 static ExecutorStart_hook_type prev_executor_start = NULL;
@@ -232,19 +233,22 @@ mg_backfill_verdict(double total, MGDecision *d)
 
 /*
  * Rule backfill: would this node take the transaction above the limit?
+ * Returns true when it warned: the statement goes on, and *wal is its WAL
+ * estimate (computed only when it is reported: it costs a catalog scan).
  */
-static void
-mg_judge_backfill(const QueryDesc *qd, const char *command, double estimate,
-				  const MGRelSize *size, MGDecision *d)
+static bool
+mg_judge_backfill(const QueryDesc *qd, const char *command, CmdType operation,
+				  double estimate, const MGRelSize *size, int64 *wal,
+				  MGDecision *d)
 {
 	double		total = (double) mg_xact_rows + estimate;
 	char	   *message;
 	char	   *detail;
 
 	if (!mg_backfill_verdict(total, d))
-		return;
+		return false;
 	if (d->action == MG_VERDICT_WARNED && mg_xact_rows > 0 && mg_xact_warned)
-		return;					/* one warning per transaction is enough */
+		return false;			/* one warning per transaction is enough */
 
 	if (mg_xact_rows == 0)
 		message = psprintf(_("%s would modify about %.0f rows of table \"%s\", above \"migration_guard.backfill_row_limit\" (%d)"),
@@ -252,13 +256,15 @@ mg_judge_backfill(const QueryDesc *qd, const char *command, double estimate,
 	else
 		message = psprintf(_("%s of table \"%s\" would bring the rows modified by this transaction to about %.0f, above \"migration_guard.backfill_row_limit\" (%d)"),
 						   command, d->relation, total, mg_backfill_row_limit);
+	*wal = mg_wal_estimate_dml(operation, estimate, size);
 	detail = psprintf("The statement is estimated to modify about %.0f rows; the table has about %.0f rows.  "
 					  "The transaction has modified " UINT64_FORMAT " rows before it.  "
-					  "Every modified row stays locked until the transaction ends, and the dead rows it leaves behind are not vacuumed until then.",
-					  estimate, size->rows, mg_xact_rows);
+					  "Every modified row stays locked until the transaction ends, and the dead rows it leaves behind are not vacuumed until then.%s",
+					  estimate, size->rows, mg_xact_rows, mg_wal_sentence(*wal));
 	if (d->action == MG_VERDICT_WARNED)
 		mg_xact_warned = true;
 	mg_report_dml(qd, d, message, detail, mg_backfill_recipe);
+	return true;
 }
 
 /*
@@ -299,12 +305,15 @@ mg_held_lock_verdict(double estimate, MGDecision *d)
 /*
  * Rule held_lock_work: a big statement while the transaction holds a
  * write-blocking lock runs, as a whole, under that lock.  "verb" is what
- * the statement does to the rows ("modify", "read").  Returns true if it
- * reported (a rejection does not return).
+ * the statement does to the rows ("modify", "read"); size is the modified
+ * table's, for the WAL estimate (NULL: it only reads, and writes almost no
+ * WAL).  Returns true when it warned (a rejection does not return), with
+ * *wal, as for backfill.
  */
 static bool
 mg_judge_held_lock(const QueryDesc *qd, const char *command, const char *verb,
-				   double estimate, MGDecision *d, const char *recipe)
+				   CmdType operation, double estimate, const MGRelSize *size,
+				   int64 *wal, MGDecision *d, const char *recipe)
 {
 	Oid			held_relid;
 	LOCKMODE	held_mode;
@@ -324,11 +333,13 @@ mg_judge_held_lock(const QueryDesc *qd, const char *command, const char *verb,
 	message = psprintf(_("%s would %s about %.0f rows of table \"%s\" while the transaction holds %s lock on \"%s\""),
 					   command, verb, estimate, d->relation,
 					   mg_lockmode_name(held_mode), held_relname);
+	*wal = size ? mg_wal_estimate_dml(operation, estimate, size) : 0;
 	detail = psprintf("The lock was taken by \"%s\" and is held until the transaction ends, which blocks %s on \"%s\" for the whole statement.  "
-					  "The statement is estimated to %s about %.0f rows, above \"migration_guard.row_threshold\" (%d rows).",
+					  "The statement is estimated to %s about %.0f rows, above \"migration_guard.row_threshold\" (%d rows).%s",
 					  held_stmt,
 					  held_mode == AccessExclusiveLock ? "all reads and writes" : "all writes",
-					  held_relname, verb, estimate, mg_row_threshold);
+					  held_relname, verb, estimate, mg_row_threshold,
+					  mg_wal_sentence(*wal));
 	mg_report_dml(qd, d, message, detail, recipe);
 	return true;
 }
@@ -404,6 +415,7 @@ mg_judge_scans(const QueryDesc *qd)
 {
 	MGScanWork	w;
 	MGDecision	d;
+	int64		wal;
 
 	if (qd->planstate == NULL || qd->estate == NULL)
 		return;
@@ -418,12 +430,15 @@ mg_judge_scans(const QueryDesc *qd)
 	d.statement = qd->sourceText;
 	d.relation = mg_relation_name(w.relid);
 	d.bytes = w.bytes;
-	(void) mg_judge_held_lock(qd, d.command, "read", w.rows, &d,
+	(void) mg_judge_held_lock(qd, d.command, "read", qd->operation, w.rows, NULL,
+							  &wal, &d,
 							  "Commit the schema change first, then run the query in its own transaction.");
 }
 
 /*
- * Judge one ModifyTable node by both rules.
+ * Judge one ModifyTable node by both rules, and a statement that either
+ * lets run with a warning by the replica gate (mg_replica.c).  Returns
+ * true if held_lock_work warned.
  */
 static bool
 mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
@@ -431,8 +446,14 @@ mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
 	Oid			relid = mg_modify_target(qd->plannedstmt, mt);
 	MGRelSize	size;
 	double		estimate;
+	int64		wal = 0;
+	int64		backfill_wal = 0;
 	MGDecision	d;
+	MGDecision	backfill;
+	bool		backfill_warned = false;
+	bool		held_warned;
 	const char *command = mg_dml_command(mt->operation);
+	uint64		seq;
 
 	if (mg_target_exempt(relid))
 		return false;
@@ -448,14 +469,27 @@ mg_judge_modify(const QueryDesc *qd, const ModifyTable *mt)
 	d.lockmode = RowExclusiveLock;
 
 	/* Each rule fills its own copy. */
+	backfill = d;
 	if (mg_backfill_row_limit > 0)
-	{
-		MGDecision	backfill = d;
+		backfill_warned = mg_judge_backfill(qd, command, mt->operation, estimate,
+											&size, &backfill_wal, &backfill);
+	held_warned = mg_judge_held_lock(qd, command, "modify", mt->operation,
+									 estimate, &size, &wal, &d,
+									 mg_held_modify_recipe);
 
-		mg_judge_backfill(qd, command, estimate, &size, &backfill);
+	/* Let run with a warning: unless a replica lags too far behind. */
+	if (held_warned)
+		seq = mg_replica_gate(&d, wal);
+	else if (backfill_warned)
+		seq = mg_replica_gate(&backfill, backfill_wal);
+	else
+		return false;
+	if (seq > 0)
+	{
+		mg_warned_gate_seq = seq;
+		mg_warned_estate = qd->estate;
 	}
-	return mg_judge_held_lock(qd, command, "modify", estimate, &d,
-							  mg_held_modify_recipe);
+	return held_warned;
 }
 
 /*
@@ -549,10 +583,13 @@ mg_executor_end(QueryDesc *queryDesc)
 		!(queryDesc->estate->es_top_eflags & EXEC_FLAG_EXPLAIN_ONLY) &&
 		(mg_is_dml(queryDesc->operation) || queryDesc->plannedstmt->hasModifyingCTE))
 		mg_count_statement(queryDesc);
-	if (mg_warned_seq > 0 && queryDesc->estate == mg_warned_estate)
+	if ((mg_warned_seq > 0 || mg_warned_gate_seq > 0) &&
+		queryDesc->estate == mg_warned_estate)
 	{
 		mg_audit_outcome(mg_warned_seq);
+		mg_audit_outcome(mg_warned_gate_seq);
 		mg_warned_seq = 0;
+		mg_warned_gate_seq = 0;
 		mg_warned_estate = NULL;
 	}
 
@@ -590,6 +627,7 @@ mg_backfill_before_copy(const CopyStmt *stmt, const char *statement)
 	Oid			relid;
 	MGRelSize	size;
 	MGDecision	d;
+	int64		wal;
 
 	if (mg_backfill_row_limit <= 0 || mg_xact_rows <= (uint64) mg_backfill_row_limit)
 		return;
@@ -610,7 +648,7 @@ mg_backfill_before_copy(const CopyStmt *stmt, const char *statement)
 	d.relation = mg_relation_name(relid);
 	d.bytes = size.bytes;
 	d.lockmode = RowExclusiveLock;
-	mg_judge_backfill(NULL, "COPY", 0, &size, &d);
+	(void) mg_judge_backfill(NULL, "COPY", CMD_INSERT, 0, &size, &wal, &d);
 }
 
 void
@@ -634,6 +672,7 @@ mg_executor_xact_callback(XactEvent event, void *arg)
 			mg_xact_rows = 0;
 			mg_xact_warned = false;
 			mg_warned_seq = 0;
+			mg_warned_gate_seq = 0;
 			mg_warned_estate = NULL;
 			break;
 		default:

@@ -32,7 +32,8 @@ static const char *const mg_rule_names[MG_NUM_RULES] = {
 	"invalid_index_exists",
 	"concurrent_index_timeout",
 	"backfill",
-	"held_lock_work"
+	"held_lock_work",
+	"replica_lag"
 };
 
 /* The GUC that sets each rule's action, indexed by MGRule */
@@ -43,7 +44,8 @@ static const char *const mg_rule_gucs[MG_NUM_RULES] = {
 	"migration_guard.invalid_index_exists_action",
 	"migration_guard.concurrent_index_timeout_action",
 	"migration_guard.backfill_action",
-	"migration_guard.held_lock_work_action"
+	"migration_guard.held_lock_work_action",
+	"migration_guard.replica_lag_action"
 };
 
 /*
@@ -57,12 +59,13 @@ static const int mg_rule_defaults[MG_NUM_RULES] = {
 	MG_ACTION_ENFORCE,
 	MG_ACTION_WARN,
 	MG_ACTION_ENFORCE,
+	MG_ACTION_ENFORCE,
 	MG_ACTION_ENFORCE
 };
 
 /* Rules that apply whatever the relation's size (see the file header) */
 static const bool mg_rule_size_independent[MG_NUM_RULES] = {
-	false, false, false, true, false, false, false
+	false, false, false, true, false, false, false, false
 };
 
 const char *

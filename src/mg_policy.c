@@ -61,17 +61,17 @@ mg_relkind_noun(Oid relid)
 }
 
 /*
- * Build the DETAIL: what the work is, which lock it holds, and the size that
- * makes it dangerous.
+ * Build the DETAIL: what the work is, which lock it holds, the size that
+ * makes it dangerous, and the WAL it would write (mg_wal_estimate()).
  */
 char *
-mg_finding_detail(const MGFinding *f, const MGRelSize *size)
+mg_finding_detail(const MGFinding *f, const MGRelSize *size, int64 wal_bytes)
 {
 	StringInfoData buf;
 
 	/* Its reason says it all: the size is not what makes it wrong. */
 	if (mg_rule_is_size_independent(f->rule))
-		return pstrdup(f->reason);
+		return psprintf("%s%s", f->reason, mg_wal_sentence(wal_bytes));
 
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, f->reason);
@@ -97,6 +97,7 @@ mg_finding_detail(const MGFinding *f, const MGRelSize *size)
 	else
 		appendStringInfo(&buf, ", above \"migration_guard.size_threshold\" (%s).",
 						 mg_size_pretty((int64) mg_size_threshold_kb * 1024));
+	appendStringInfoString(&buf, mg_wal_sentence(wal_bytes));
 	return buf.data;
 }
 
@@ -132,6 +133,10 @@ mg_finding_message(const MGAnalysis *analysis, const MGFinding *f)
 		case MG_RULE_HELD_LOCK_WORK:
 			return psprintf(_("%s would work on %s \"%s\" while the transaction holds a write-blocking lock"),
 							analysis->command, noun, relname);
+		case MG_RULE_REPLICA_LAG:
+			/* Not a finding: mg_replica.c words its own messages. */
+			return psprintf(_("%s would write WAL for %s \"%s\" while a replica lags"),
+							analysis->command, noun, relname);
 	}
 	return pstrdup("unrecognized rule");
 }
@@ -165,12 +170,12 @@ mg_finding_hint(const MGFinding *f, bool enforced)
  */
 static void
 mg_report(const MGAnalysis *analysis, const MGFinding *f,
-		  const MGRelSize *size, int elevel)
+		  const MGRelSize *size, int64 wal_bytes, int elevel)
 {
 	ereport(elevel,
 			errcode(ERRCODE_MG_UNSAFE_DDL),
 			errmsg_internal("%s", mg_finding_message(analysis, f)),
-			errdetail_internal("%s", mg_finding_detail(f, size)),
+			errdetail_internal("%s", mg_finding_detail(f, size, wal_bytes)),
 			errhint("%s", mg_finding_hint(f, elevel >= ERROR)));
 }
 
@@ -271,6 +276,10 @@ mg_decide(const MGAnalysis *analysis, const MGFinding *f, MGRelSize *size,
  * enforced finding raises the rejection, before the statement has taken any
  * lock of its own.
  *
+ * A finding that the policy lets run then goes through the replica gate
+ * (mg_replica.c), with the WAL that the statement's findings allowed so far
+ * would write together.
+ *
  * The OIDs of all relations measured are appended to *judged_relids, so the
  * rewrite detector in mg_utility.c does not judge them a second time; the
  * audit sequence numbers of decisions that let the statement run go to
@@ -280,6 +289,7 @@ void
 mg_judge_findings(MGAnalysis *analysis, List **judged_relids)
 {
 	ListCell   *lc;
+	int64		statement_wal = 0;
 
 	foreach(lc, analysis->findings)
 	{
@@ -288,6 +298,7 @@ mg_judge_findings(MGAnalysis *analysis, List **judged_relids)
 		MGDecision	d;
 		bool		noteworthy;
 		uint64		seq;
+		int64		wal;
 
 		noteworthy = mg_decide(analysis, f, &size, &d);
 		if (judged_relids)
@@ -295,13 +306,22 @@ mg_judge_findings(MGAnalysis *analysis, List **judged_relids)
 		if (!noteworthy)
 			continue;
 
+		wal = mg_wal_estimate(analysis, f, &size);
 		seq = mg_audit_decision(&d);
 		if (d.action == MG_VERDICT_REJECTED)
-			mg_report(analysis, f, &size, ERROR);
+			mg_report(analysis, f, &size, wal, ERROR);
 		if (d.action == MG_VERDICT_WARNED)
-			mg_report(analysis, f, &size, WARNING);
+			mg_report(analysis, f, &size, wal, WARNING);
 
 		/* The statement goes on: its outcome is recorded when it ends. */
+		if (seq > 0)
+			analysis->audit_seqs = lappend(analysis->audit_seqs,
+										   psprintf(UINT64_FORMAT, seq));
+
+		/* Allowed to run: unless a replica lags too far behind. */
+		statement_wal = statement_wal > PG_INT64_MAX - wal ? PG_INT64_MAX :
+			statement_wal + wal;
+		seq = mg_replica_gate(&d, statement_wal);
 		if (seq > 0)
 			analysis->audit_seqs = lappend(analysis->audit_seqs,
 										   psprintf(UINT64_FORMAT, seq));

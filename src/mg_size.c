@@ -32,10 +32,14 @@
 #include <sys/stat.h>
 #include <math.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_tablespace_d.h"
 #include "miscadmin.h"
@@ -43,6 +47,7 @@
 #include "storage/itemid.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
@@ -308,4 +313,55 @@ mg_relation_am(Oid relid)
 	amoid = ((Form_pg_class) GETSTRUCT(tp))->relam;
 	ReleaseSysCache(tp);
 	return amoid;
+}
+
+/*
+ * Bytes of the permanent indexes of the given relations, from their files
+ * and without a lock on them, as for heaps: what rebuilding them writes to
+ * the WAL.  The indexes are found in pg_index (the relcache entry would
+ * need a lock on the table); temporary and unlogged ones write no WAL.
+ * *nindexes, if not NULL, is set to the number of indexes counted.
+ */
+int64
+mg_index_bytes(List *relids, int *nindexes)
+{
+	Relation	indexrel;
+	ListCell   *lc;
+	int64		total = 0;
+	int			n = 0;
+
+	indexrel = table_open(IndexRelationId, AccessShareLock);
+	foreach(lc, relids)
+	{
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tup;
+
+		ScanKeyInit(&key, Anum_pg_index_indrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(lfirst_oid(lc)));
+		scan = systable_beginscan(indexrel, IndexIndrelidIndexId, true, NULL,
+								  1, &key);
+		while (HeapTupleIsValid(tup = systable_getnext(scan)))
+		{
+			Oid			indexoid = ((Form_pg_index) GETSTRUCT(tup))->indexrelid;
+			HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(indexoid));
+			Form_pg_class cls;
+
+			if (!HeapTupleIsValid(tp))
+				continue;
+			cls = (Form_pg_class) GETSTRUCT(tp);
+			if (RELKIND_HAS_STORAGE(cls->relkind) &&
+				cls->relpersistence == RELPERSISTENCE_PERMANENT)
+			{
+				total += mg_class_bytes(cls);
+				n++;
+			}
+			ReleaseSysCache(tp);
+		}
+		systable_endscan(scan);
+	}
+	table_close(indexrel, AccessShareLock);
+	if (nindexes)
+		*nindexes = n;
+	return total;
 }

@@ -51,7 +51,8 @@ int			mg_size_threshold_kb = MG_DEFAULT_SIZE_THRESHOLD_KB;
  */
 int			mg_rule_action[MG_NUM_RULES] = {
 	MG_ACTION_ENFORCE, MG_ACTION_ENFORCE, MG_ACTION_ENFORCE,
-	MG_ACTION_ENFORCE, MG_ACTION_WARN, MG_ACTION_ENFORCE, MG_ACTION_ENFORCE
+	MG_ACTION_ENFORCE, MG_ACTION_WARN, MG_ACTION_ENFORCE, MG_ACTION_ENFORCE,
+	MG_ACTION_ENFORCE
 };
 
 /* migration_guard.static_analysis: testing knob for the rewrite detector */
@@ -262,6 +263,7 @@ mg_define_gucs(void)
 	mg_audit_define_gucs();
 	mg_lock_hold_init();
 	mg_define_lock_wait_gucs();
+	mg_define_replica_gucs();
 
 	MarkGUCPrefixReserved("migration_guard");
 }

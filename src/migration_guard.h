@@ -77,10 +77,11 @@ typedef enum MGRule
 	MG_RULE_INVALID_INDEX_EXISTS,	/* size-independent, see mg_policy.c */
 	MG_RULE_CONCURRENT_INDEX_TIMEOUT,	/* warns by default */
 	MG_RULE_BACKFILL,			/* DML rows, see mg_executor.c */
-	MG_RULE_HELD_LOCK_WORK		/* DML under a held lock, ditto */
+	MG_RULE_HELD_LOCK_WORK,		/* DML under a held lock, ditto */
+	MG_RULE_REPLICA_LAG			/* WAL while replicas lag, mg_replica.c */
 } MGRule;
 
-#define MG_NUM_RULES (MG_RULE_HELD_LOCK_WORK + 1)
+#define MG_NUM_RULES (MG_RULE_REPLICA_LAG + 1)
 
 /* Values of migration_guard.mode and of the per-rule actions, weakest first */
 typedef enum MGAction
@@ -290,6 +291,17 @@ extern const char *mg_tool_private_relation(Oid relid);
 extern void mg_require_preloaded(void);
 extern void mg_require_arg(FunctionCallInfo fcinfo, int argno, const char *argname);
 
+/* mg_replica.c */
+extern int	mg_max_replica_lag_kb;
+extern int	mg_max_slot_retained_wal_kb;
+extern void mg_define_replica_gucs(void);
+extern int64 mg_wal_estimate(const MGAnalysis *analysis, const MGFinding *f,
+							 const MGRelSize *size);
+extern int64 mg_wal_estimate_dml(CmdType operation, double rows,
+								 const MGRelSize *size);
+extern char *mg_wal_sentence(int64 wal_bytes);
+extern uint64 mg_replica_gate(const MGDecision *d, int64 wal_bytes);
+
 /* mg_window.c */
 extern char *mg_maintenance_window;
 extern char *mg_maintenance_window_timezone;
@@ -329,7 +341,8 @@ extern void mg_judge_findings(MGAnalysis *analysis, List **judged_relids);
 extern bool mg_decide(const MGAnalysis *analysis, const MGFinding *f,
 					  MGRelSize *size, MGDecision *d);
 extern char *mg_finding_message(const MGAnalysis *analysis, const MGFinding *f);
-extern char *mg_finding_detail(const MGFinding *f, const MGRelSize *size);
+extern char *mg_finding_detail(const MGFinding *f, const MGRelSize *size,
+							   int64 wal_bytes);
 extern char *mg_finding_hint(const MGFinding *f, bool enforced);
 
 /* mg_size.c */
@@ -340,6 +353,7 @@ extern bool mg_is_above(const MGRelSize *size, int row_threshold,
 						int size_threshold_kb);
 extern char *mg_relation_name(Oid relid);
 extern Oid	mg_relation_am(Oid relid);
+extern int64 mg_index_bytes(List *relids, int *nindexes);
 
 /* mg_relation.c: helpers of the rules, call only mg_size.c */
 extern void mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid,
