@@ -8,12 +8,12 @@
 #
 # As root (the servers, psql and pgbench run as the unprivileged user
 # $LQ_USER) or as any user.  Installs nothing: it preloads a private copy of
-# the migration_guard.so that "$PG_CONFIG --pkglibdir" holds, so a
-# "make install" while it runs cannot swap the binary between rounds.  It
-# starts two throwaway servers of the same binaries (own data directories,
-# a private socket directory, no TCP, ports $LQ_PORT and $LQ_PORT + 1):
-# one preloads migration_guard, the other does not.  Both are stopped and
-# everything is removed at the end.
+# the migration_guard.so that "$PG_CONFIG --pkglibdir" holds (or
+# $LQ_MODULE), so that a "make install" while it runs cannot swap the
+# binary between rounds.  It starts two throwaway servers of the same
+# binaries (own data directories, a private socket directory, no TCP,
+# ports $LQ_PORT and $LQ_PORT + 1): one preloads migration_guard, the other
+# does not.  Both are stopped and everything is removed at the end.
 #
 # One episode: pgbench runs point SELECTs and UPDATEs on table lq_bench
 # (100,000 rows) at a fixed rate (RATE per second; RATE=0: as fast as it
@@ -51,6 +51,12 @@
 #   LQ_PORT=55170      the guard's server; LQ_PORT + 1 the plain one; never 5432
 #   LQ_USER=mgtest     the user the servers run as, when run as root
 #   LQ_KEEP=1          keep the temporary directory (pgbench logs, server logs)
+#   LQ_MODULE=<file>   the migration_guard.so to preload (default: the
+#                      installed one)
+#   LQ_ALT_MODULE=<file>  another build, to compare: a third server (port
+#                      LQ_PORT + 2) preloads it, and configuration
+#                      no_queue_alt (added to the default list) is no_queue
+#                      on that server
 #   PG_CONFIG=pg_config
 set -euo pipefail
 
@@ -61,7 +67,7 @@ READER_AT=${READER_AT:-3}
 READER_SECS=${READER_SECS:-3}
 DURATION=${DURATION:-$((READER_AT + READER_SECS + 4))}
 DDL_TIMEOUT=${DDL_TIMEOUT:-5s}
-CONFIGS=${LQ_CONFIGS:-no_ddl no_guard queue no_queue}
+CONFIGS=${LQ_CONFIGS:-no_ddl no_guard queue no_queue${LQ_ALT_MODULE:+ no_queue_alt}}
 PORT=${LQ_PORT:-55170}
 PG_CONFIG=${PG_CONFIG:-pg_config}
 user=${LQ_USER:-mgtest}
@@ -75,6 +81,7 @@ esac
 for c in $CONFIGS; do
 	case "$c" in
 		no_ddl|no_guard|queue|no_queue) ;;
+		no_queue_alt) [ -n "${LQ_ALT_MODULE:-}" ] || die "no_queue_alt needs LQ_ALT_MODULE" ;;
 		*) die "unknown configuration \"$c\" in LQ_CONFIGS" ;;
 	esac
 done
@@ -82,8 +89,13 @@ done
 	die "DURATION must cover the reader's end plus 3 s"
 
 PGBIN=$("$PG_CONFIG" --bindir)
-so=$("$PG_CONFIG" --pkglibdir)/migration_guard.so
+so=${LQ_MODULE:-$("$PG_CONFIG" --pkglibdir)/migration_guard.so}
 [ -f "$so" ] || die "$so is missing: make install first"
+servers="guard plain"
+if [ -n "${LQ_ALT_MODULE:-}" ]; then
+	[ -f "$LQ_ALT_MODULE" ] || die "$LQ_ALT_MODULE is missing"
+	servers="$servers alt"
+fi
 
 if [ "$(id -u)" = 0 ]; then
 	id "$user" >/dev/null 2>&1 || die "user $user does not exist"
@@ -95,11 +107,11 @@ fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/mg-lock-queue.XXXXXX")
 sock=$work/sock
-declare -A port=([guard]=$PORT [plain]=$((PORT + 1)))
+declare -A port=([guard]=$PORT [plain]=$((PORT + 1)) [alt]=$((PORT + 2)))
 
 cleanup() {
 	local rc=$? s
-	for s in guard plain; do
+	for s in $servers; do
 		if [ -f "$work/$s/postmaster.pid" ]; then
 			as_user "$PGBIN/pg_ctl" -D "$work/$s" -m fast -w stop >/dev/null 2>&1 ||
 				as_user "$PGBIN/pg_ctl" -D "$work/$s" -m immediate -w stop >/dev/null 2>&1 || true
@@ -118,6 +130,11 @@ trap 'exit 130' INT TERM
 mkdir -p "$sock" "$work/lib" "$work/log"
 cp "$so" "$work/lib/migration_guard.so"
 so_sha=$(sha256sum "$work/lib/migration_guard.so" | cut -c1-12)
+if [ -n "${LQ_ALT_MODULE:-}" ]; then
+	mkdir "$work/lib-alt"
+	cp "$LQ_ALT_MODULE" "$work/lib-alt/migration_guard.so"
+	so_sha="$so_sha (alt: $(sha256sum "$work/lib-alt/migration_guard.so" | cut -c1-12))"
+fi
 [ "$(id -u)" = 0 ] && chown -R "$user" "$work"
 chmod 700 "$sock"
 
@@ -130,16 +147,16 @@ psql_() {
 
 # ------------------------------------------------------------- servers
 
-for s in guard plain; do
+for s in $servers; do
 	as_user "$PGBIN/initdb" -D "$work/$s" --locale=C -E UTF8 -A trust >"$work/log/initdb-$s.log"
-	if [ "$s" = guard ]; then
-		preload="$work/lib/migration_guard.so"
-	else
-		preload=""
-	fi
+	case "$s" in
+		guard) preload="$work/lib/migration_guard.so" ;;
+		alt) preload="$work/lib-alt/migration_guard.so" ;;
+		plain) preload="" ;;
+	esac
 	cat >>"$work/$s/postgresql.conf" <<EOF
 
-# bench/lock_queue.sh: identical on both servers but for the preload
+# bench/lock_queue.sh: identical on every server but for the preload
 listen_addresses = ''
 port = ${port[$s]}
 unix_socket_directories = '$sock'
@@ -165,6 +182,10 @@ case "$mode" in
 	"enforce no_queue") ;;
 	*) die "the guard's server has migration_guard.mode and lock_wait '$mode', not 'enforce no_queue'" ;;
 esac
+if [ -n "${LQ_ALT_MODULE:-}" ]; then
+	mode=$(psql_ alt -At -c "SELECT current_setting('migration_guard.mode', true) || ' ' || current_setting('migration_guard.lock_wait', true)")
+	[ "$mode" = "enforce no_queue" ] || die "the alt server has migration_guard.mode and lock_wait '$mode'"
+fi
 pg_version=$(psql_ guard -At -c "SHOW server_version")
 
 cat >"$work/oltp.sql" <<'SQL'
@@ -183,6 +204,7 @@ machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 
 ddl_settings() {
 	case "$1" in
 		no_guard) echo "SET lock_timeout = '$DDL_TIMEOUT';" ;;
+		no_queue_alt) ddl_settings no_queue ;;
 		*) echo "SET lock_timeout = 0; SET migration_guard.lock_timeout = '$DDL_TIMEOUT'; SET migration_guard.lock_wait = $1;" ;;
 	esac
 }
@@ -191,6 +213,7 @@ ddl_settings() {
 episode() {
 	local config=$1 round=$2 s=guard ep rate=() bench reader t0 t1 tot0 tot1 arrive done_ reader_end ddl err
 	[ "$config" = no_guard ] && s=plain
+	[ "$config" = no_queue_alt ] && s=alt
 	ep=$work/ep-$config-$round
 	mkdir -p "$ep"
 	[ "$(id -u)" = 0 ] && chown "$user" "$ep"
@@ -280,7 +303,7 @@ say "PostgreSQL $pg_version from $PGBIN, migration_guard.so $so_sha; $ROUNDS rou
 say "pgbench $CLIENTS clients at ${RATE}/s for ${DURATION}s; reader at ${READER_AT}s for ${READER_SECS}s; DDL 1 s later, timeout $DDL_TIMEOUT"
 raw=$work/raw
 : >"$raw"
-printf '%-9s %5s %8s %8s %8s %6s %6s %9s %9s %5s  %s\n' \
+printf '%-12s %5s %8s %8s %8s %6s %6s %9s %9s %5s  %s\n' \
 	config round p50_ms p99_ms max_ms n tps ddl_s after_s busy% ddl
 set -- $CONFIGS
 nconf=$#
@@ -295,7 +318,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		line=$(episode "$config" "$round")
 		echo "$line" >>"$raw"
 		echo "$line" | awk '{ ddl = $11; for (i = 12; i <= NF; i++) ddl = ddl " " $i
-			printf "%-9s %5s %8s %8s %8s %6s %6s %9s %9s %5s  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ddl }'
+			printf "%-12s %5s %8s %8s %8s %6s %6s %9s %9s %5s  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ddl }'
 	done
 done
 
