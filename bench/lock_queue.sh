@@ -40,7 +40,7 @@
 # episode.  Then min / median / max over the rounds, and the target.
 #
 # Settings (environment):
-#   ROUNDS=10          interleaved rounds (each: one episode per configuration)
+#   ROUNDS=12          interleaved rounds (each: one episode per configuration)
 #   CLIENTS=8          pgbench clients
 #   RATE=800           pgbench transactions per second (0: unthrottled)
 #   READER_AT=3        seconds into pgbench when the reader starts
@@ -60,7 +60,7 @@
 #   PG_CONFIG=pg_config
 set -euo pipefail
 
-ROUNDS=${ROUNDS:-10}
+ROUNDS=${ROUNDS:-12}
 CLIENTS=${CLIENTS:-8}
 RATE=${RATE:-800}
 READER_AT=${READER_AT:-3}
