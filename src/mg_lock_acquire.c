@@ -89,6 +89,9 @@ static int	mg_idle_blocker_timeout_ms = 10000;
 #define MG_RETRY_FIRST_MS	1
 #define MG_RETRY_MAX_MS		10
 
+/* How often the sessions in the way are looked at while retrying */
+#define MG_BLOCKER_CHECK_MS	100
+
 /*---- Taking the locks without joining the lock queue ----*/
 
 /*
@@ -480,6 +483,7 @@ mg_acquire_lock_targets(Node *stmt, const MGLockTargets *targets)
 	TimestampTz start;
 	List	   *cancelled = NIL;
 	MemoryContext round_cxt;
+	TimestampTz last_check = 0;
 	int			attempt;
 
 	if (mg_lock_wait != MG_LOCK_WAIT_NO_QUEUE || LockTimeout <= 0)
@@ -507,13 +511,23 @@ mg_acquire_lock_targets(Node *stmt, const MGLockTargets *targets)
 		if (failed < 0)
 			break;
 
-		oldcxt = MemoryContextSwitchTo(round_cxt);
-		reason = mg_check_blockers(ahead.relid[failed], ahead.mode[failed],
-								   start, &cancelled, oldcxt);
-		MemoryContextSwitchTo(oldcxt);
-		if (reason != NULL)
-			mg_fail_lock(ahead.relid[failed], reason);
-		MemoryContextReset(round_cxt);
+		/*
+		 * Reading the lock table holds all its partition locks while it is
+		 * copied: once per MG_BLOCKER_CHECK_MS, not at every attempt.
+		 */
+		if (attempt == 0 ||
+			TimestampDifferenceExceeds(last_check, GetCurrentTimestamp(),
+									   MG_BLOCKER_CHECK_MS))
+		{
+			last_check = GetCurrentTimestamp();
+			oldcxt = MemoryContextSwitchTo(round_cxt);
+			reason = mg_check_blockers(ahead.relid[failed], ahead.mode[failed],
+									   start, &cancelled, oldcxt);
+			MemoryContextSwitchTo(oldcxt);
+			if (reason != NULL)
+				mg_fail_lock(ahead.relid[failed], reason);
+			MemoryContextReset(round_cxt);
+		}
 
 		elapsed_ms = (long) ((GetCurrentTimestamp() - start) / 1000);
 		if (elapsed_ms >= LockTimeout)
