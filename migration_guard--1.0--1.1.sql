@@ -348,3 +348,29 @@ LANGUAGE C VOLATILE;
 
 COMMENT ON FUNCTION migration_guard.check(text, boolean) IS
 'Check a migration script against this server, following its transactions (or treating it as one): one row per finding, in script order; nothing is executed';
+
+-- guarded_tables shows the action of every rule that judges a table by its
+-- size; the rules of 1.1 are appended (CREATE OR REPLACE VIEW only adds
+-- columns at the end, so a query on 1.0's columns keeps working).
+CREATE OR REPLACE VIEW migration_guard.guarded_tables AS
+    SELECT c.oid::regclass AS relation,
+           c.relkind,
+           e.rows AS est_rows,
+           e.bytes,
+           pg_catalog.pg_size_pretty(e.bytes) AS size,
+           e.relations,
+           pg_catalog.current_setting('migration_guard.mode') AS mode,
+           pg_catalog.current_setting('migration_guard.table_rewrite_action') AS table_rewrite,
+           pg_catalog.current_setting('migration_guard.blocking_index_build_action') AS blocking_index_build,
+           pg_catalog.current_setting('migration_guard.validation_scan_action') AS validation_scan,
+           pg_catalog.current_setting('migration_guard.concurrent_index_timeout_action') AS concurrent_index_timeout,
+           pg_catalog.current_setting('migration_guard.held_lock_work_action') AS held_lock_work,
+           pg_catalog.current_setting('migration_guard.backfill_action') AS backfill,
+           pg_catalog.current_setting('migration_guard.replica_lag_action') AS replica_lag
+      FROM pg_catalog.pg_class c
+     CROSS JOIN LATERAL migration_guard.estimate(c.oid, true) e
+     WHERE c.relkind IN ('r', 'p', 'm')
+       AND NOT c.relispartition
+       AND c.relpersistence <> 't'
+       AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+       AND e.big;

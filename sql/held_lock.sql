@@ -115,6 +115,12 @@ SELECT command, rule, action, relation, lock_mode
   FROM migration_guard.audit
  WHERE rule = 'held_lock_work' AND relation LIKE 'held_lock.%' ORDER BY seq;
 
+-- guarded_tables shows every size rule's action.
+SET migration_guard.backfill_action = warn;
+SELECT DISTINCT table_rewrite, held_lock_work, backfill, replica_lag, concurrent_index_timeout
+  FROM migration_guard.guarded_tables WHERE relation = 'hl'::regclass;
+RESET migration_guard.backfill_action;
+
 DROP SCHEMA held_lock CASCADE;
 DROP ROLE hl_reader;
 
