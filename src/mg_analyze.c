@@ -61,9 +61,31 @@ mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid, bool recurse,
 	f = palloc0(sizeof(MGFinding));
 	f->rule = rule;
 	f->relid = relid;
+	f->database = InvalidOid;
 	f->recurse = recurse;
 	f->relids = relids;
 	f->lockmode = lockmode;
+	f->reason = reason;
+	f->hint = hint;
+	analysis->findings = lappend(analysis->findings, f);
+}
+
+/*
+ * Record a finding on a whole database: the work copies its files.
+ */
+void
+mg_add_database_finding(MGAnalysis *analysis, MGRule rule, Oid dboid,
+						char *reason, char *hint)
+{
+	MGFinding  *f;
+
+	if (!OidIsValid(dboid))
+		return;
+	f = palloc0(sizeof(MGFinding));
+	f->rule = rule;
+	f->relid = InvalidOid;
+	f->database = dboid;
+	f->lockmode = AccessExclusiveLock;
 	f->reason = reason;
 	f->hint = hint;
 	analysis->findings = lappend(analysis->findings, f);
@@ -127,6 +149,7 @@ mg_statement_is_analysable(Node *stmt)
 		case T_RefreshMatViewStmt:
 		case T_AlterTableMoveAllStmt:
 		case T_AlterDomainStmt:
+		case T_AlterDatabaseStmt:
 			return true;
 		case T_CreateStmt:
 			return ((CreateStmt *) stmt)->partbound != NULL;
@@ -181,6 +204,9 @@ mg_analyze_statement(Node *stmt, MGAnalysis *analysis)
 			break;
 		case T_AlterDomainStmt:
 			mg_rules_alter_domain((AlterDomainStmt *) stmt, analysis);
+			break;
+		case T_AlterDatabaseStmt:
+			mg_rules_alter_database((AlterDatabaseStmt *) stmt, analysis);
 			break;
 		case T_CreateStmt:
 			mg_rules_create_partition((CreateStmt *) stmt, analysis);

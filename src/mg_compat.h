@@ -110,6 +110,7 @@
  */
 #if MG_PG16_GTE
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_tablespace.h"
 #include "catalog/pg_type.h"
@@ -118,6 +119,8 @@
 	object_ownercheck(RelationRelationId, relid, roleid)
 #define mg_type_ownercheck(typid, roleid) \
 	object_ownercheck(TypeRelationId, typid, roleid)
+#define mg_database_ownercheck(dboid, roleid) \
+	object_ownercheck(DatabaseRelationId, dboid, roleid)
 #define mg_namespace_create_aclcheck(nspid, roleid) \
 	object_aclcheck(NamespaceRelationId, nspid, roleid, ACL_CREATE)
 #define mg_namespace_usage_aclcheck(nspid, roleid) \
@@ -127,6 +130,7 @@
 #else
 #define mg_relation_ownercheck(relid, roleid) pg_class_ownercheck(relid, roleid)
 #define mg_type_ownercheck(typid, roleid) pg_type_ownercheck(typid, roleid)
+#define mg_database_ownercheck(dboid, roleid) pg_database_ownercheck(dboid, roleid)
 #define mg_namespace_create_aclcheck(nspid, roleid) \
 	pg_namespace_aclcheck(nspid, roleid, ACL_CREATE)
 #define mg_namespace_usage_aclcheck(nspid, roleid) \

@@ -443,6 +443,108 @@ mg_rule_add_constraint(Relation rel, Constraint *con, LOCKMODE lockmode,
 	}
 }
 
+#if MG_HAVE_ALTER_CONSTRAINT_ENFORCED
+/*
+ * The table's own constraint of that name, copied, or NULL
+ * (ATExecAlterConstraint() looks it up the same way).
+ */
+static HeapTuple
+mg_table_constraint(Oid relid, const char *conname)
+{
+	Relation	conrel;
+	ScanKeyData key[3];
+	SysScanDesc scan;
+	HeapTuple	tup;
+
+	conrel = table_open(ConstraintRelationId, AccessShareLock);
+	ScanKeyInit(&key[0], Anum_pg_constraint_conrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	ScanKeyInit(&key[1], Anum_pg_constraint_contypid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(InvalidOid));
+	ScanKeyInit(&key[2], Anum_pg_constraint_conname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum(conname));
+	scan = systable_beginscan(conrel, ConstraintRelidTypidNameIndexId, true,
+							  NULL, 3, key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+		tup = heap_copytuple(tup);
+	systable_endscan(scan);
+	table_close(conrel, AccessShareLock);
+	return tup;
+}
+#endif
+
+/*
+ * ALTER TABLE ... ALTER CONSTRAINT name ENFORCED on a NOT ENFORCED
+ * constraint (18+: foreign keys; 19+: CHECK constraints too).  Phase 3 then
+ * checks every existing row: a foreign key on each leaf table of the
+ * referencing side (triggers are created on the referenced table under SHARE
+ * ROW EXCLUSIVE), a CHECK on the table and its children.  No NOT VALID form
+ * exists (the grammar rejects it), so the recipe replaces the constraint.
+ * Nothing is found where PostgreSQL changes nothing (already ENFORCED) or
+ * raises first: no such constraint, a constraint derived from a parent's, a
+ * type whose enforceability cannot change, ONLY where children must follow.
+ */
+void
+mg_rule_alter_constraint(Relation rel, Node *def, LOCKMODE lockmode,
+						 bool recurse, MGAnalysis *analysis)
+{
+#if MG_HAVE_ALTER_CONSTRAINT_ENFORCED
+	ATAlterConstraint *cmdcon;
+	Oid			relid = RelationGetRelid(rel);
+	bool		partitioned = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE;
+	HeapTuple	tup;
+	Form_pg_constraint con;
+
+	if (def == NULL || !IsA(def, ATAlterConstraint))
+		return;
+	cmdcon = (ATAlterConstraint *) def;
+	if (!cmdcon->alterEnforceability || !cmdcon->is_enforced || cmdcon->conname == NULL)
+		return;
+	if (partitioned && !recurse)
+		return;					/* "constraint must be altered in child tables too" */
+	tup = mg_table_constraint(relid, cmdcon->conname);
+	if (tup == NULL)
+		return;
+	con = (Form_pg_constraint) GETSTRUCT(tup);
+	if (con->conenforced || OidIsValid(con->conparentid))
+	{
+		heap_freetuple(tup);
+		return;
+	}
+
+	if (con->contype == CONSTRAINT_FOREIGN)
+	{
+		Oid			pkoid = con->confrelid;
+
+		mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, relid, partitioned, NIL,
+					   lockmode,
+					   psprintf("Making foreign key \"%s\" ENFORCED checks every existing row against table \"%s\", and holds SHARE ROW EXCLUSIVE lock on that table, which blocks writes to it.",
+								cmdcon->conname, mg_relation_name(pkoid)),
+					   psprintf("Replace the constraint instead: in one transaction, ALTER TABLE ... DROP CONSTRAINT %s, ADD CONSTRAINT %s FOREIGN KEY ... NOT VALID (new rows are checked at once); then ALTER TABLE ... VALIDATE CONSTRAINT %s in a separate statement, which does not block writes.",
+								quote_identifier(cmdcon->conname),
+								quote_identifier(cmdcon->conname),
+								quote_identifier(cmdcon->conname)));
+	}
+	else if (con->contype == CONSTRAINT_CHECK && MG_ALTER_CHECK_ENFORCEABILITY)
+	{
+		bool		children = !con->connoinherit && has_subclass(relid);
+
+		/* ONLY with children: "constraint must be altered on child tables too" */
+		if (!children || recurse)
+			mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, relid, children, NIL,
+						   lockmode,
+						   psprintf("Making CHECK constraint \"%s\" ENFORCED checks every existing row.",
+									cmdcon->conname),
+						   psprintf("Replace the constraint instead: in one transaction, ALTER TABLE ... DROP CONSTRAINT %s, ADD CONSTRAINT %s CHECK (...) NOT VALID (new rows are checked at once); then ALTER TABLE ... VALIDATE CONSTRAINT %s in a separate statement, which does not block writes.",
+									quote_identifier(cmdcon->conname),
+									quote_identifier(cmdcon->conname),
+									quote_identifier(cmdcon->conname)));
+	}
+	heap_freetuple(tup);
+#endif
+}
+
 /*
  * Relations with a column of the domain or of a domain over it.  Mirrors
  * get_rels_with_domain() in typecmds.c, reading pg_depend.

@@ -28,13 +28,19 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_rewrite.h"
+#include "catalog/pg_tablespace.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "commands/tablespace.h"
 #include "commands/user.h"
 #include "miscadmin.h"
+#include "storage/procarray.h"
+#include "utils/acl.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -400,4 +406,59 @@ mg_rules_move_all(AlterTableMoveAllStmt *stmt, MGAnalysis *analysis)
 					   NIL, AccessExclusiveLock,
 					   pstrdup("Moving a relation to another tablespace copies every block of it."),
 					   pstrdup("Move big tables in a maintenance window, or copy the data into a new table in the target tablespace online and swap the tables in one short transaction."));
+}
+
+/*
+ * ALTER DATABASE d SET TABLESPACE t: movedb() copies every file of d's
+ * default tablespace directory to t, holding ACCESS EXCLUSIVE on the
+ * database, so nobody can connect to d until the copy is done (PostgreSQL
+ * requires that nobody is connected when it starts).  There is no online
+ * form.  Judged only where PostgreSQL would go on to the copy (AlterDatabase()
+ * and movedb(), in their order): the option alone, at top level, a database
+ * other than the current one that the role owns, a tablespace it may create
+ * in that is not pg_global and not already d's, and no other session in d
+ * (counted without signalling anyone, unlike CountOtherDBBackends(); where
+ * only autovacuum workers are there, PostgreSQL would stop them and copy,
+ * and the copy is missed).
+ */
+void
+mg_rules_alter_database(AlterDatabaseStmt *stmt, MGAnalysis *analysis)
+{
+	DefElem    *opt;
+	const char *spcname;
+	Oid			dboid;
+	Oid			spcoid;
+	Oid			cur;
+	HeapTuple	tp;
+
+	if (list_length(stmt->options) != 1)
+		return;
+	opt = linitial_node(DefElem, stmt->options);
+	if (strcmp(opt->defname, "tablespace") != 0 || opt->arg == NULL ||
+		!IsA(opt->arg, String))
+		return;
+	spcname = strVal(opt->arg);
+	if (!mg_current_statement_is_top_level())
+		return;					/* "cannot run inside a transaction block" */
+
+	dboid = get_database_oid(stmt->dbname, true);
+	if (!OidIsValid(dboid) || dboid == MyDatabaseId ||
+		!mg_database_ownercheck(dboid, GetUserId()))
+		return;
+	spcoid = get_tablespace_oid(spcname, true);
+	if (!OidIsValid(spcoid) || spcoid == GLOBALTABLESPACE_OID ||
+		mg_tablespace_create_aclcheck(spcoid, GetUserId()) != ACLCHECK_OK)
+		return;
+	tp = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (!HeapTupleIsValid(tp))
+		return;
+	cur = ((Form_pg_database) GETSTRUCT(tp))->dattablespace;
+	ReleaseSysCache(tp);
+	if (cur == spcoid || CountDBConnections(dboid) > 0)
+		return;
+
+	mg_add_database_finding(analysis, MG_RULE_TABLE_REWRITE, dboid,
+							psprintf("Moving database \"%s\" to tablespace \"%s\" copies every file of it, and nobody can connect to the database until the copy is done.",
+									 stmt->dbname, spcname),
+							pstrdup("There is no online way to move a whole database: run it in a maintenance window, or create a new database in the target tablespace and move the data into it with pg_dump and pg_restore or logical replication, then switch the applications over."));
 }

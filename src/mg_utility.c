@@ -70,6 +70,7 @@ typedef struct MGStatement
 	PlannedStmt *pstmt;			/* to compute it later */
 	const char *query_string;
 	MemoryContext cxt;			/* where judged_relids lives */
+	bool		top_level;		/* PROCESS_UTILITY_TOPLEVEL */
 	struct MGStatement *outer;
 } MGStatement;
 
@@ -193,6 +194,7 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	stmt.pstmt = pstmt;
 	stmt.query_string = queryString;
 	stmt.cxt = CurrentMemoryContext;
+	stmt.top_level = context == PROCESS_UTILITY_TOPLEVEL;
 	stmt.outer = mg_current_statement;
 
 	/*
@@ -279,6 +281,21 @@ mg_current_statement_text(void)
 		return NULL;
 	return stmt->statement ? stmt->statement :
 		mg_statement_text(stmt->pstmt, stmt->query_string);
+}
+
+/*
+ * Is the statement being judged one that PreventInTransactionBlock() takes
+ * for top level?  Outside the hook (migration_guard.check()), statements are
+ * judged as the script would run them: at top level.
+ */
+bool
+mg_current_statement_is_top_level(void)
+{
+	MGStatement *stmt = mg_current_statement;
+
+	if (stmt == NULL)
+		return true;
+	return stmt->top_level && !IsTransactionBlock() && !IsSubTransaction();
 }
 
 /*

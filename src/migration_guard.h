@@ -77,6 +77,8 @@ typedef struct MGFinding
 	Oid			relid;			/* relation whose size decides */
 	bool		recurse;		/* add up partitions and inheritance children */
 	List	   *relids;			/* if not NIL: exactly these relations */
+	Oid			database;		/* if valid: the work copies this database's
+								 * files (relid is then invalid) */
 	LOCKMODE	lockmode;		/* lock held while the work runs */
 	char	   *reason;			/* DETAIL sentence: what the work is */
 	char	   *hint;			/* HINT: the safe recipe for this case */
@@ -237,6 +239,7 @@ extern bool mg_in_maintenance_window(void);
 extern void mg_install_hooks(void);
 extern const char *mg_current_command(void);
 extern const char *mg_current_statement_text(void);
+extern bool mg_current_statement_is_top_level(void);
 
 /* mg_policy.c */
 extern const char *mg_rule_name(MGRule rule);
@@ -252,10 +255,12 @@ extern bool mg_decide(const MGAnalysis *analysis, const MGFinding *f,
 extern char *mg_finding_message(const MGAnalysis *analysis, const MGFinding *f);
 extern char *mg_finding_detail(const MGFinding *f, const MGRelSize *size);
 extern char *mg_finding_hint(const MGFinding *f, bool enforced);
+extern char *mg_finding_object_name(const MGFinding *f);
 
 /* mg_size.c */
 extern void mg_measure(Oid relid, bool recurse, MGRelSize *size);
 extern void mg_measure_list(List *relids, MGRelSize *size);
+extern void mg_measure_database(Oid dboid, MGRelSize *size);
 extern bool mg_is_big(const MGRelSize *size);
 extern bool mg_is_above(const MGRelSize *size, int row_threshold,
 						int size_threshold_kb);
@@ -268,6 +273,8 @@ extern void mg_analyze_statement(Node *stmt, MGAnalysis *analysis);
 extern void mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid,
 						   bool recurse, List *relids, LOCKMODE lockmode,
 						   char *reason, char *hint);
+extern void mg_add_database_finding(MGAnalysis *analysis, MGRule rule,
+									Oid dboid, char *reason, char *hint);
 extern Relation mg_open_relation(Oid relid);
 extern void mg_close_relation(Relation rel);
 
@@ -306,6 +313,8 @@ extern void mg_rule_add_constraint(Relation rel, Constraint *con,
 extern void mg_rule_set_not_null(Relation rel, const char *colname,
 								 LOCKMODE lockmode, bool recurse,
 								 MGAnalysis *analysis);
+extern void mg_rule_alter_constraint(Relation rel, Node *def, LOCKMODE lockmode,
+									 bool recurse, MGAnalysis *analysis);
 extern void mg_rules_alter_domain(AlterDomainStmt *stmt, MGAnalysis *analysis);
 
 /* mg_rules_partition.c */
@@ -332,5 +341,7 @@ extern void mg_rules_refresh_matview(RefreshMatViewStmt *stmt,
 									 MGAnalysis *analysis);
 extern void mg_rules_move_all(AlterTableMoveAllStmt *stmt,
 							  MGAnalysis *analysis);
+extern void mg_rules_alter_database(AlterDatabaseStmt *stmt,
+									MGAnalysis *analysis);
 
 #endif							/* MIGRATION_GUARD_H */
