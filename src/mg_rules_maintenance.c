@@ -39,8 +39,8 @@
 #include "commands/tablespace.h"
 #include "commands/user.h"
 #include "miscadmin.h"
-#include "storage/procarray.h"
 #include "utils/acl.h"
+#include "utils/backend_status.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -409,6 +409,35 @@ mg_rules_move_all(AlterTableMoveAllStmt *stmt, MGAnalysis *analysis)
 }
 
 /*
+ * Is a client session (not an autovacuum worker, which movedb() would stop)
+ * connected to the database?  Read from the backend status array, which
+ * signals nobody, unlike CountOtherDBBackends().  Prepared transactions of
+ * the database, which also make PostgreSQL refuse, are not seen.
+ */
+static bool
+mg_database_has_sessions(Oid dboid)
+{
+	int			n;
+	int			i;
+	bool		found = false;
+
+	mg_clear_backend_status_snapshot();
+	n = pgstat_fetch_stat_numbackends();
+	for (i = 1; i <= n && !found; i++)
+	{
+		LocalPgBackendStatus *local = mg_local_beentry_by_index(i);
+
+		if (local != NULL &&
+			local->backendStatus.st_databaseid == dboid &&
+			local->backendStatus.st_backendType == B_BACKEND &&
+			local->backendStatus.st_procpid != MyProcPid)
+			found = true;
+	}
+	mg_clear_backend_status_snapshot();
+	return found;
+}
+
+/*
  * ALTER DATABASE d SET TABLESPACE t: movedb() copies every file of d's
  * default tablespace directory to t, holding ACCESS EXCLUSIVE on the
  * database, so nobody can connect to d until the copy is done (PostgreSQL
@@ -416,10 +445,8 @@ mg_rules_move_all(AlterTableMoveAllStmt *stmt, MGAnalysis *analysis)
  * form.  Judged only where PostgreSQL would go on to the copy (AlterDatabase()
  * and movedb(), in their order): the option alone, at top level, a database
  * other than the current one that the role owns, a tablespace it may create
- * in that is not pg_global and not already d's, and no other session in d
- * (counted without signalling anyone, unlike CountOtherDBBackends(); where
- * only autovacuum workers are there, PostgreSQL would stop them and copy,
- * and the copy is missed).
+ * in that is not pg_global and not already d's, and no client session in d
+ * (mg_database_has_sessions()).
  */
 void
 mg_rules_alter_database(AlterDatabaseStmt *stmt, MGAnalysis *analysis)
@@ -454,7 +481,7 @@ mg_rules_alter_database(AlterDatabaseStmt *stmt, MGAnalysis *analysis)
 		return;
 	cur = ((Form_pg_database) GETSTRUCT(tp))->dattablespace;
 	ReleaseSysCache(tp);
-	if (cur == spcoid || CountDBConnections(dboid) > 0)
+	if (cur == spcoid || mg_database_has_sessions(dboid))
 		return;
 
 	mg_add_database_finding(analysis, MG_RULE_TABLE_REWRITE, dboid,
