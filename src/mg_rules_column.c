@@ -679,6 +679,18 @@ mg_add_column_rewrite_reason(ColumnDef *def, Node *raw_default, bool *invalid)
 	return NULL;
 }
 
+/* Does the column definition carry a constraint of this type? */
+static bool
+mg_has_constraint_of(ColumnDef *def, ConstrType contype)
+{
+	ListCell   *lc;
+
+	foreach(lc, def->constraints)
+		if (lfirst_node(Constraint, lc)->contype == contype)
+			return true;
+	return false;
+}
+
 /*
  * ALTER TABLE ... ADD COLUMN.  fk_validated says whether inline foreign keys
  * are validated: transformAlterTableStmt() skips that when no new column of
@@ -753,6 +765,17 @@ mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
 				break;
 		}
 	}
+
+	/*
+	 * transformColumnDefinition() rejects an array of serial, serial's own
+	 * default then conflicts with any other (a DEFAULT, identity, generation
+	 * expression), and the integer types take no modifier.
+	 */
+	if (serial &&
+		(def->typeName->arrayBounds != NIL || def->typeName->typmods != NIL ||
+		 raw_default != NULL || identity || def->generated != '\0' ||
+		 mg_has_constraint_of(def, CONSTR_GENERATED)))
+		return;
 
 	if (serial)
 		reason = psprintf("Adding serial column \"%s\" fills it with nextval() for every row, which rewrites the table.",
