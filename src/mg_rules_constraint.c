@@ -355,6 +355,66 @@ mg_fk_target_name(Constraint *con)
 }
 
 /*
+ * Does a primary key over these columns meet a not-null constraint that
+ * PostgreSQL 18+ refuses for it, a NOT VALID or NO INHERIT one
+ * (verifyNotNullPKCompatible(), or "incompatible NOT VALID constraint")?
+ * Then PostgreSQL raises its error before building anything.
+ */
+static bool
+mg_pk_meets_unusable_not_null(Relation rel, Constraint *con)
+{
+#if MG_HAVE_NOT_VALID_NOT_NULL
+	Oid			relid = RelationGetRelid(rel);
+	List	   *colnames = NIL;
+	ListCell   *lc;
+
+	if (con->indexname == NULL)
+	{
+		foreach(lc, con->keys)
+			colnames = lappend(colnames, strVal(lfirst(lc)));
+	}
+	else
+	{
+		Oid			indexoid = get_relname_relid(con->indexname,
+												 RelationGetNamespace(rel));
+		HeapTuple	tp;
+
+		if (!OidIsValid(indexoid))
+			return false;
+		tp = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(indexoid));
+		if (HeapTupleIsValid(tp))
+		{
+			Form_pg_index idx = (Form_pg_index) GETSTRUCT(tp);
+			int			i;
+
+			for (i = 0; i < idx->indnkeyatts; i++)
+			{
+				char	   *colname = get_attname(relid, idx->indkey.values[i], true);
+
+				if (colname != NULL)
+					colnames = lappend(colnames, colname);
+			}
+			ReleaseSysCache(tp);
+		}
+	}
+	foreach(lc, colnames)
+	{
+		HeapTuple	tup = findNotNullConstraint(relid, (char *) lfirst(lc));
+		bool		unusable;
+
+		if (!HeapTupleIsValid(tup))
+			continue;
+		unusable = !((Form_pg_constraint) GETSTRUCT(tup))->convalidated ||
+			((Form_pg_constraint) GETSTRUCT(tup))->connoinherit;
+		heap_freetuple(tup);
+		if (unusable)
+			return true;
+	}
+#endif
+	return false;
+}
+
+/*
  * ALTER TABLE ... ADD [CONSTRAINT name] ...
  */
 void
@@ -363,6 +423,9 @@ mg_rule_add_constraint(Relation rel, Constraint *con, LOCKMODE lockmode,
 {
 	Oid			relid = RelationGetRelid(rel);
 	ListCell   *lc;
+
+	if (con->contype == CONSTR_PRIMARY && mg_pk_meets_unusable_not_null(rel, con))
+		return;					/* PostgreSQL reports the constraint */
 
 	switch (con->contype)
 	{
