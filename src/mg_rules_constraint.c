@@ -12,9 +12,17 @@
  * - ADD PRIMARY KEY / UNIQUE / EXCLUDE build an index, except with USING
  *   INDEX; a primary key over nullable columns also sets NOT NULL.
  * - SET NOT NULL scans unless the column is already NOT NULL or a valid
- *   CHECK constraint implies it (NotNullImpliedByRelConstraints()).
- * - ALTER DOMAIN ADD CONSTRAINT / SET NOT NULL / VALIDATE CONSTRAINT check
- *   every column of the domain type in every table, under SHARE lock.
+ *   CHECK constraint implies it (NotNullImpliedByRelConstraints()).  From
+ *   18, over a NOT VALID not-null constraint it validates that constraint,
+ *   with a scan and no CHECK shortcut; VALIDATE CONSTRAINT does the same
+ *   without blocking writes.
+ * - ALTER CONSTRAINT ... ENFORCED (18+: foreign keys, 19+: CHECK) checks
+ *   every row of a constraint that was NOT ENFORCED.
+ * - ALTER DOMAIN ADD CONSTRAINT / ADD NOT NULL (17+) / SET NOT NULL /
+ *   VALIDATE CONSTRAINT check every column of the domain type in every
+ *   table, under SHARE lock.
+ * Nothing is found where PostgreSQL raises its own error first or has
+ * nothing to do.
  *
  * Copyright (c) 2026, migration_guard developers
  *
