@@ -71,6 +71,11 @@ ALTER DOMAIN code SET DEFAULT 1;
 -- name in use, a constraint that does not exist, a domain already NOT NULL.
 ALTER DOMAIN code ADD CONSTRAINT code_pos CHECK (VALUE > 1);
 ALTER DOMAIN code VALIDATE CONSTRAINT code_missing;
+-- A CHECK expression PostgreSQL rejects: its error, not a scan.
+ALTER DOMAIN code ADD CONSTRAINT code_fn CHECK (mg_no_such_function(VALUE) > 0);
+ALTER DOMAIN code ADD CONSTRAINT code_col CHECK (other_col > 0);
+ALTER DOMAIN code ADD CONSTRAINT code_sub CHECK (VALUE IN (SELECT 1));
+ALTER DOMAIN code ADD CONSTRAINT code_max CHECK (max(VALUE) > 0);
 SET migration_guard.mode = off;
 ALTER DOMAIN code SET NOT NULL;
 RESET migration_guard.mode;

@@ -721,6 +721,8 @@ mg_domain_change_checks_values(AlterDomainStmt *stmt, Oid domainoid,
 					return false;	/* PostgreSQL: already exists */
 				if (con->contype == CONSTR_CHECK)
 				{
+					if (mg_domain_check_rejected(con->raw_expr))
+						return false;	/* PostgreSQL reports the expression */
 					*reason = "Adding a CHECK constraint to the domain checks every value of it in this table.";
 					*hint = "Add the domain constraint with NOT VALID (new values are checked at once), then validate it with ALTER DOMAIN ... VALIDATE CONSTRAINT when a write pause on the tables is acceptable, or add the CHECK to the table columns instead with NOT VALID and VALIDATE CONSTRAINT.";
 					return true;

@@ -298,6 +298,7 @@ extern Oid	mg_lookup_relation(const RangeVar *rv);
 /* mg_rules_column.c */
 extern bool mg_lookup_type(const TypeName *typeName, Oid *typid, int32 *typmod);
 extern bool mg_column_def_has_default(ColumnDef *def);
+extern bool mg_domain_check_rejected(Node *raw_expr);
 extern void mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
 							   bool recurse, bool fk_validated,
 							   MGAnalysis *analysis);
