@@ -67,6 +67,20 @@ ALTER DOMAIN code SET NOT NULL;
 ALTER DOMAIN code ADD CONSTRAINT code_pos CHECK (VALUE > 0) NOT VALID;
 ALTER DOMAIN code VALIDATE CONSTRAINT code_pos;
 ALTER DOMAIN code SET DEFAULT 1;
+-- Where PostgreSQL raises first or changes nothing, its own behaviour: a
+-- name in use, a constraint that does not exist, a domain already NOT NULL.
+ALTER DOMAIN code ADD CONSTRAINT code_pos CHECK (VALUE > 1);
+ALTER DOMAIN code VALIDATE CONSTRAINT code_missing;
+-- A CHECK expression PostgreSQL rejects: its error, not a scan.
+ALTER DOMAIN code ADD CONSTRAINT code_fn CHECK (mg_no_such_function(VALUE) > 0);
+ALTER DOMAIN code ADD CONSTRAINT code_col CHECK (other_col > 0);
+ALTER DOMAIN code ADD CONSTRAINT code_sub CHECK (VALUE IN (SELECT 1));
+ALTER DOMAIN code ADD CONSTRAINT code_max CHECK (max(VALUE) > 0);
+SET migration_guard.mode = off;
+ALTER DOMAIN code SET NOT NULL;
+RESET migration_guard.mode;
+ALTER DOMAIN code SET NOT NULL;
+ALTER DOMAIN code DROP NOT NULL;
 ALTER DOMAIN code DROP CONSTRAINT code_pos;
 
 \set VERBOSITY default

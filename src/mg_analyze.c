@@ -101,6 +101,9 @@ mg_analyze_locks(Node *stmt, MGAnalysis *analysis)
 			mg_locks_refresh_matview((RefreshMatViewStmt *) stmt, locks);
 			analysis->analysable = true;
 			break;
+		case T_AlterDatabaseStmt:
+			analysis->analysable = true;
+			break;
 		case T_CreateStmt:
 			mg_locks_create_partition((CreateStmt *) stmt, locks);
 			analysis->analysable = ((CreateStmt *) stmt)->partbound != NULL;
@@ -192,6 +195,9 @@ mg_analyze_statement(Node *stmt, MGAnalysis *analysis)
 			break;
 		case T_CopyStmt:
 			mg_rules_copy((CopyStmt *) stmt, analysis);
+			break;
+		case T_AlterDatabaseStmt:
+			mg_rules_alter_database((AlterDatabaseStmt *) stmt, analysis);
 			break;
 		case T_CreateStmt:
 			mg_rules_create_partition((CreateStmt *) stmt, analysis);

@@ -472,7 +472,7 @@ mg_check_parsed(MGCheckState *st, Node *stmt, const char *source)
 
 		if (!mg_decide(&analysis, f, &size, &d))
 		{
-			mg_check_row(st, mg_rule_name(f->rule), "ok", mg_relation_name(f->relid),
+			mg_check_row(st, mg_rule_name(f->rule), "ok", mg_finding_object_name(f),
 						 &size, f->lockmode,
 						 psprintf("%s; below the thresholds", mg_finding_message(&analysis, f)),
 						 NULL);

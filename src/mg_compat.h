@@ -110,6 +110,7 @@
  */
 #if MG_PG16_GTE
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_tablespace.h"
 #include "catalog/pg_type.h"
@@ -118,6 +119,8 @@
 	object_ownercheck(RelationRelationId, relid, roleid)
 #define mg_type_ownercheck(typid, roleid) \
 	object_ownercheck(TypeRelationId, typid, roleid)
+#define mg_database_ownercheck(dboid, roleid) \
+	object_ownercheck(DatabaseRelationId, dboid, roleid)
 #define mg_namespace_create_aclcheck(nspid, roleid) \
 	object_aclcheck(NamespaceRelationId, nspid, roleid, ACL_CREATE)
 #define mg_namespace_usage_aclcheck(nspid, roleid) \
@@ -127,6 +130,7 @@
 #else
 #define mg_relation_ownercheck(relid, roleid) pg_class_ownercheck(relid, roleid)
 #define mg_type_ownercheck(typid, roleid) pg_type_ownercheck(typid, roleid)
+#define mg_database_ownercheck(dboid, roleid) pg_database_ownercheck(dboid, roleid)
 #define mg_namespace_create_aclcheck(nspid, roleid) \
 	pg_namespace_aclcheck(nspid, roleid, ACL_CREATE)
 #define mg_namespace_usage_aclcheck(nspid, roleid) \
@@ -168,13 +172,42 @@
 #define MG_ATTACH_REJECTS_IDENTITY MG_PG17_GTE
 
 /*
- * ADD COLUMN of a domain type whose constraints are all non-volatile checks
- * the default once and stores it without a rewrite in the development branch
- * for 19 (a0b6ef29a5).  Debian's 19~rc1 still rewrites (measured with the
- * regression test's rewrite check), so the guard keeps predicting the
- * rewrite until a 19 release that skips it is measured.
+ * ADD COLUMN of a domain type whose constraints are all non-volatile checked
+ * the default once and stored it without a rewrite in the development branch
+ * for 19 (a0b6ef29a5), but that was reverted before 19beta2 (a0354e29c4, on
+ * REL_19_STABLE): every major up to 19 rewrites, so the guard predicts the
+ * rewrite.  Set to 1 for a major that ships the feature again.
  */
 #define MG_DOMAIN_FAST_DEFAULT 0
+
+/*
+ * ALTER DOMAIN ... VALIDATE CONSTRAINT on a constraint that is already
+ * validated returns at once from 19 (a99c6b56ff); before, it checks every
+ * value again.  It takes SHARE lock on each table in every major: 19's
+ * SHARE UPDATE EXCLUSIVE (16a0039dc0) was reverted on REL_19_STABLE
+ * (64797ad97d).
+ */
+#define MG_DOMAIN_VALIDATE_SKIPS_VALID MG_PG19_GTE
+
+/*
+ * Not-null constraints of tables can be NOT VALID from 18: pg_attribute's
+ * attnotnull is then set although no row was checked, and only the
+ * relcache's attnullability says whether the constraint is valid.
+ */
+#define MG_HAVE_NOT_VALID_NOT_NULL MG_PG18_GTE
+#if MG_HAVE_NOT_VALID_NOT_NULL
+#define mg_attr_has_valid_not_null(tupdesc, i) \
+	(TupleDescCompactAttr((tupdesc), (i))->attnullability == ATTNULLABLE_VALID)
+#else
+#define mg_attr_has_valid_not_null(tupdesc, i) (TupleDescAttr((tupdesc), (i))->attnotnull)
+#endif
+
+/*
+ * ALTER TABLE ... ALTER CONSTRAINT ... ENFORCED (an ATAlterConstraint node)
+ * validates a foreign key from 18 and a CHECK constraint from 19.
+ */
+#define MG_HAVE_ALTER_CONSTRAINT_ENFORCED MG_PG18_GTE
+#define MG_ALTER_CHECK_ENFORCEABILITY MG_PG19_GTE
 
 /* Backend status entries by 1-based index: renamed in 17. */
 #if MG_PG17_GTE

@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_class.h"
+#include "commands/dbcommands.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
@@ -82,6 +83,20 @@ mg_finding_detail(const MGFinding *f, const MGRelSize *size, int64 wal_bytes)
 						 mg_lockmode_name(f->lockmode),
 						 f->lockmode == AccessExclusiveLock ?
 						 "all reads and writes" : "all writes");
+	if (OidIsValid(f->database))
+	{
+		/* No rows: its blocks count as rows (mg_measure_database). */
+		appendStringInfo(&buf, "  Its files take %s", mg_size_pretty(size->bytes));
+		if (size->rows > (double) mg_row_threshold &&
+			!(mg_size_threshold_kb > 0 &&
+			  size->bytes > (int64) mg_size_threshold_kb * 1024))
+			appendStringInfo(&buf, ", %.0f blocks, above \"migration_guard.row_threshold\" (%d rows, one per block).",
+							 size->rows, mg_row_threshold);
+		else
+			appendStringInfo(&buf, ", above \"migration_guard.size_threshold\" (%s).",
+							 mg_size_pretty((int64) mg_size_threshold_kb * 1024));
+		return buf.data;
+	}
 	if (size->nrels > 1)
 		appendStringInfo(&buf,
 						 "  The %d relations it works on hold about %.0f rows (%s)",
@@ -102,13 +117,32 @@ mg_finding_detail(const MGFinding *f, const MGRelSize *size, int64 wal_bytes)
 }
 
 /*
+ * The object a finding is about, for messages and the audit: a relation's
+ * qualified name, or a database's name.
+ */
+char *
+mg_finding_object_name(const MGFinding *f)
+{
+	char	   *dbname;
+
+	if (!OidIsValid(f->database))
+		return mg_relation_name(f->relid);
+	dbname = get_database_name(f->database);
+	return dbname ? dbname : psprintf("OID %u", f->database);
+}
+
+/*
  * The primary message of a finding: the statement and the table.
  */
 char *
 mg_finding_message(const MGAnalysis *analysis, const MGFinding *f)
 {
-	const char *relname = mg_relation_name(f->relid);
-	const char *noun = mg_relkind_noun(f->relid);
+	const char *relname = mg_finding_object_name(f);
+	const char *noun = OidIsValid(f->database) ? "database" : mg_relkind_noun(f->relid);
+
+	if (OidIsValid(f->database) && f->rule == MG_RULE_TABLE_REWRITE)
+		return psprintf(_("%s would copy database \"%s\" while nobody can connect to it"),
+						analysis->command, relname);
 
 	switch (f->rule)
 	{
@@ -213,7 +247,9 @@ mg_decide(const MGAnalysis *analysis, const MGFinding *f, MGRelSize *size,
 	int			action;
 	const char *tool;
 
-	if (f->relids != NIL)
+	if (OidIsValid(f->database))
+		mg_measure_database(f->database, size);
+	else if (f->relids != NIL)
 		mg_measure_list(f->relids, size);
 	else
 		mg_measure(f->relid, f->recurse, size);
@@ -230,7 +266,7 @@ mg_decide(const MGAnalysis *analysis, const MGFinding *f, MGRelSize *size,
 	d->bytes = size->bytes;
 	d->lockmode = f->lockmode;
 
-	if (big && action >= MG_ACTION_WARN &&
+	if (big && action >= MG_ACTION_WARN && OidIsValid(f->relid) &&
 		(tool = mg_tool_private_relation(f->relid)) != NULL)
 	{
 		/* A maintenance tool's private copy: nobody else uses it. */
@@ -265,7 +301,7 @@ mg_decide(const MGAnalysis *analysis, const MGFinding *f, MGRelSize *size,
 	else
 		return false;			/* small by any policy: nothing to say */
 
-	d->relation = mg_relation_name(f->relid);
+	d->relation = mg_finding_object_name(f);
 	return true;
 }
 

@@ -68,9 +68,31 @@ mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid, bool recurse,
 	f = palloc0(sizeof(MGFinding));
 	f->rule = rule;
 	f->relid = relid;
+	f->database = InvalidOid;
 	f->recurse = recurse;
 	f->relids = relids;
 	f->lockmode = lockmode;
+	f->reason = reason;
+	f->hint = hint;
+	analysis->findings = lappend(analysis->findings, f);
+}
+
+/*
+ * Record a finding on a whole database: the work copies its files.
+ */
+void
+mg_add_database_finding(MGAnalysis *analysis, MGRule rule, Oid dboid,
+						char *reason, char *hint)
+{
+	MGFinding  *f;
+
+	if (!OidIsValid(dboid))
+		return;
+	f = palloc0(sizeof(MGFinding));
+	f->rule = rule;
+	f->relid = InvalidOid;
+	f->database = dboid;
+	f->lockmode = AccessExclusiveLock;
 	f->reason = reason;
 	f->hint = hint;
 	analysis->findings = lappend(analysis->findings, f);

@@ -283,6 +283,9 @@ mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis)
 			case AT_SetNotNull:
 				mg_rule_set_not_null(rel, cmd->name, lockmode, recurse, analysis);
 				break;
+			case AT_AlterConstraint:
+				mg_rule_alter_constraint(rel, cmd->def, lockmode, recurse, analysis);
+				break;
 			case AT_SetLogged:
 			case AT_SetUnLogged:
 				mg_rule_set_persistence(rel, cmd->subtype == AT_SetLogged,

@@ -395,6 +395,20 @@ mg_candidates_volatility(List *names, int nargs, char oprkind)
 
 static MGExprVerdict mg_raw_expr_volatility(Node *node);
 
+/*
+ * Set while a domain CHECK expression is judged, where VALUE stands for the
+ * value (replace_domain_constraint_value() in typecmds.c).
+ */
+static bool mg_value_is_allowed = false;
+
+/* Is this column reference the domain's VALUE? */
+static bool
+mg_is_value_ref(ColumnRef *cref)
+{
+	return list_length(cref->fields) == 1 && IsA(linitial(cref->fields), String) &&
+		strcmp(strVal(linitial(cref->fields)), "value") == 0;
+}
+
 static MGExprVerdict
 mg_raw_list_volatility(List *nodes)
 {
@@ -496,6 +510,9 @@ mg_raw_expr_volatility(Node *node)
 				return result;
 			}
 		case T_ColumnRef:		/* no column references in a DEFAULT */
+			if (mg_value_is_allowed && mg_is_value_ref((ColumnRef *) node))
+				return MG_EXPR_STABLE;
+			return MG_EXPR_INVALID;
 		case T_ParamRef:
 		case T_SubLink:			/* no subqueries either */
 		case T_GroupingFunc:
@@ -503,6 +520,31 @@ mg_raw_expr_volatility(Node *node)
 		default:
 			return MG_EXPR_UNKNOWN;
 	}
+}
+
+/*
+ * Would PostgreSQL reject this raw CHECK expression of ALTER DOMAIN ... ADD
+ * CONSTRAINT when it parse-analyses it (a function or operator that does
+ * not exist, a column reference other than VALUE, a subquery, an
+ * aggregate)?  Judged by mg_raw_expr_volatility(), without running or
+ * analysing anything; what it cannot tell is taken as accepted.
+ */
+bool
+mg_domain_check_rejected(Node *raw_expr)
+{
+	MGExprVerdict verdict;
+
+	mg_value_is_allowed = true;
+	PG_TRY();
+	{
+		verdict = mg_raw_expr_volatility(raw_expr);
+	}
+	PG_FINALLY();
+	{
+		mg_value_is_allowed = false;
+	}
+	PG_END_TRY();
+	return verdict == MG_EXPR_INVALID;
 }
 
 /*
@@ -679,6 +721,18 @@ mg_add_column_rewrite_reason(ColumnDef *def, Node *raw_default, bool *invalid)
 	return NULL;
 }
 
+/* Does the column definition carry a constraint of this type? */
+static bool
+mg_has_constraint_of(ColumnDef *def, ConstrType contype)
+{
+	ListCell   *lc;
+
+	foreach(lc, def->constraints)
+		if (lfirst_node(Constraint, lc)->contype == contype)
+			return true;
+	return false;
+}
+
 /*
  * ALTER TABLE ... ADD COLUMN.  fk_validated says whether inline foreign keys
  * are validated: transformAlterTableStmt() skips that when no new column of
@@ -753,6 +807,17 @@ mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
 				break;
 		}
 	}
+
+	/*
+	 * transformColumnDefinition() rejects an array of serial, serial's own
+	 * default then conflicts with any other (a DEFAULT, identity, generation
+	 * expression), and the integer types take no modifier.
+	 */
+	if (serial &&
+		(def->typeName->arrayBounds != NIL || def->typeName->typmods != NIL ||
+		 raw_default != NULL || identity || def->generated != '\0' ||
+		 mg_has_constraint_of(def, CONSTR_GENERATED)))
+		return;
 
 	if (serial)
 		reason = psprintf("Adding serial column \"%s\" fills it with nextval() for every row, which rewrites the table.",

@@ -28,13 +28,19 @@
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_rewrite.h"
+#include "catalog/pg_tablespace.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "commands/dbcommands.h"
+#include "commands/defrem.h"
 #include "commands/tablespace.h"
 #include "commands/user.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/backend_status.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
@@ -412,4 +418,86 @@ mg_locks_refresh_matview(RefreshMatViewStmt *stmt, MGLockTargets *targets)
 	mg_add_lock_target(targets, stmt->relation,
 					   stmt->concurrent ? ExclusiveLock : AccessExclusiveLock,
 					   true, ACL_NO_RIGHTS);
+}
+
+/*
+ * Is a client session (not an autovacuum worker, which movedb() would stop)
+ * connected to the database?  Read from the backend status array, which
+ * signals nobody, unlike CountOtherDBBackends().  Prepared transactions of
+ * the database, which also make PostgreSQL refuse, are not seen.
+ */
+static bool
+mg_database_has_sessions(Oid dboid)
+{
+	int			n;
+	int			i;
+	bool		found = false;
+
+	mg_clear_backend_status_snapshot();
+	n = pgstat_fetch_stat_numbackends();
+	for (i = 1; i <= n && !found; i++)
+	{
+		LocalPgBackendStatus *local = mg_local_beentry_by_index(i);
+
+		if (local != NULL &&
+			local->backendStatus.st_databaseid == dboid &&
+			local->backendStatus.st_backendType == B_BACKEND &&
+			local->backendStatus.st_procpid != MyProcPid)
+			found = true;
+	}
+	mg_clear_backend_status_snapshot();
+	return found;
+}
+
+/*
+ * ALTER DATABASE d SET TABLESPACE t: movedb() copies every file of d's
+ * default tablespace directory to t, holding ACCESS EXCLUSIVE on the
+ * database, so nobody can connect to d until the copy is done (PostgreSQL
+ * requires that nobody is connected when it starts).  There is no online
+ * form.  Judged only where PostgreSQL would go on to the copy (AlterDatabase()
+ * and movedb(), in their order): the option alone, at top level, a database
+ * other than the current one that the role owns, a tablespace it may create
+ * in that is not pg_global and not already d's, and no client session in d
+ * (mg_database_has_sessions()).
+ */
+void
+mg_rules_alter_database(AlterDatabaseStmt *stmt, MGAnalysis *analysis)
+{
+	DefElem    *opt;
+	const char *spcname;
+	Oid			dboid;
+	Oid			spcoid;
+	Oid			cur;
+	HeapTuple	tp;
+
+	if (list_length(stmt->options) != 1)
+		return;
+	opt = linitial_node(DefElem, stmt->options);
+	if (strcmp(opt->defname, "tablespace") != 0 || opt->arg == NULL ||
+		!IsA(opt->arg, String))
+		return;
+	spcname = strVal(opt->arg);
+	if (!mg_current_statement_is_top_level())
+		return;					/* "cannot run inside a transaction block" */
+
+	dboid = get_database_oid(stmt->dbname, true);
+	if (!OidIsValid(dboid) || dboid == MyDatabaseId ||
+		!mg_database_ownercheck(dboid, GetUserId()))
+		return;
+	spcoid = get_tablespace_oid(spcname, true);
+	if (!OidIsValid(spcoid) || spcoid == GLOBALTABLESPACE_OID ||
+		mg_tablespace_create_aclcheck(spcoid, GetUserId()) != ACLCHECK_OK)
+		return;
+	tp = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (!HeapTupleIsValid(tp))
+		return;
+	cur = ((Form_pg_database) GETSTRUCT(tp))->dattablespace;
+	ReleaseSysCache(tp);
+	if (cur == spcoid || mg_database_has_sessions(dboid))
+		return;
+
+	mg_add_database_finding(analysis, MG_RULE_TABLE_REWRITE, dboid,
+							psprintf("Moving database \"%s\" to tablespace \"%s\" copies every file of it, and nobody can connect to the database until the copy is done.",
+									 stmt->dbname, spcname),
+							pstrdup("There is no online way to move a whole database: run it in a maintenance window, or create a new database in the target tablespace and move the data into it with pg_dump and pg_restore or logical replication, then switch the applications over."));
 }

@@ -40,10 +40,12 @@
 #include "catalog/pg_attribute.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
+#include "catalog/pg_database.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_tablespace_d.h"
 #include "miscadmin.h"
 #include "storage/bufpage.h"
+#include "storage/fd.h"
 #include "storage/itemid.h"
 #include "storage/lock.h"
 #include "utils/builtins.h"
@@ -258,6 +260,63 @@ mg_measure_list(List *relids, MGRelSize *size)
 			size->nrels++;
 		}
 	}
+}
+
+/*
+ * Measure the files that ALTER DATABASE ... SET TABLESPACE copies: every
+ * file in the database's directory of its default tablespace (movedb()
+ * copies that directory; relations placed in other tablespaces stay where
+ * they are).  Like db_dir_size() behind pg_database_size(), one stat() per
+ * file, with no lock and nothing of the database's own run.  A database has
+ * no row count: each 8 kB block counts as one row, the least a non-empty
+ * heap block holds, so row_threshold still applies to it.
+ */
+void
+mg_measure_database(Oid dboid, MGRelSize *size)
+{
+	HeapTuple	tp;
+	Oid			spcoid;
+	char	   *path;
+	DIR		   *dir;
+	struct dirent *de;
+
+	size->rows = 0;
+	size->bytes = 0;
+	size->nrels = 0;
+	size->relids = NIL;
+
+	tp = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+	if (!HeapTupleIsValid(tp))
+		return;
+	spcoid = ((Form_pg_database) GETSTRUCT(tp))->dattablespace;
+	ReleaseSysCache(tp);
+
+	path = GetDatabasePath(dboid, spcoid);
+	dir = AllocateDir(path);
+	while ((de = ReadDirExtended(dir, path, LOG)) != NULL)
+	{
+		char		filename[MAXPGPATH];
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(filename, sizeof(filename), "%s/%s", path, de->d_name);
+		if (stat(filename, &st) < 0)
+		{
+			if (errno == ENOENT)
+				continue;		/* dropped meanwhile */
+			ereport(ERROR,
+					errcode_for_file_access(),
+					errmsg("could not stat file \"%s\": %m", filename));
+		}
+		if (S_ISREG(st.st_mode))
+			size->bytes += st.st_size;
+	}
+	if (dir != NULL)
+		FreeDir(dir);
+	pfree(path);
+	size->rows = (double) (size->bytes / BLCKSZ);
+	size->nrels = 1;
 }
 
 /*

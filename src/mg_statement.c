@@ -19,6 +19,8 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+
 #include "migration_guard.h"
 #include "mg_compat.h"
 
@@ -87,4 +89,19 @@ mg_current_statement_text(void)
 		return NULL;
 	return stmt->statement ? stmt->statement :
 		mg_statement_text(stmt->pstmt, stmt->query_string);
+}
+
+/*
+ * Is the statement being judged one that PreventInTransactionBlock() takes
+ * for top level?  Outside the hook (migration_guard.check()), statements are
+ * judged as the script would run them: at top level.
+ */
+bool
+mg_current_statement_is_top_level(void)
+{
+	MGStatement *stmt = mg_current_statement;
+
+	if (stmt == NULL)
+		return true;
+	return stmt->top_level && !IsTransactionBlock() && !IsSubTransaction();
 }

@@ -160,6 +160,7 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	stmt.query_string = queryString;
 	stmt.cxt = CurrentMemoryContext;
 	analysis.statement = stmt.statement;
+	stmt.top_level = context == PROCESS_UTILITY_TOPLEVEL;
 
 	/*
 	 * The lock timeout covers our own analysis too, which may have to wait

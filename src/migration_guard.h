@@ -101,6 +101,8 @@ typedef struct MGFinding
 	Oid			relid;			/* relation whose size decides */
 	bool		recurse;		/* add up partitions and inheritance children */
 	List	   *relids;			/* if not NIL: exactly these relations */
+	Oid			database;		/* if valid: the work copies this database's
+								 * files (relid is then invalid) */
 	LOCKMODE	lockmode;		/* lock held while the work runs */
 	char	   *reason;			/* DETAIL sentence: what the work is */
 	char	   *hint;			/* HINT: the safe recipe for this case */
@@ -325,6 +327,7 @@ typedef struct MGStatement
 	PlannedStmt *pstmt;			/* to compute it later */
 	const char *query_string;
 	MemoryContext cxt;			/* where judged_relids lives */
+	bool		top_level;		/* PROCESS_UTILITY_TOPLEVEL */
 	struct MGStatement *outer;
 } MGStatement;
 
@@ -335,6 +338,7 @@ extern MGStatement *mg_statement_current(void);
 extern const char *mg_statement_text(PlannedStmt *pstmt, const char *queryString);
 extern const char *mg_current_command(void);
 extern const char *mg_current_statement_text(void);
+extern bool mg_current_statement_is_top_level(void);
 
 /* mg_policy.c */
 extern void mg_judge_findings(MGAnalysis *analysis, List **judged_relids);
@@ -344,10 +348,12 @@ extern char *mg_finding_message(const MGAnalysis *analysis, const MGFinding *f);
 extern char *mg_finding_detail(const MGFinding *f, const MGRelSize *size,
 							   int64 wal_bytes);
 extern char *mg_finding_hint(const MGFinding *f, bool enforced);
+extern char *mg_finding_object_name(const MGFinding *f);
 
 /* mg_size.c */
 extern void mg_measure(Oid relid, bool recurse, MGRelSize *size);
 extern void mg_measure_list(List *relids, MGRelSize *size);
+extern void mg_measure_database(Oid dboid, MGRelSize *size);
 extern bool mg_is_big(const MGRelSize *size);
 extern bool mg_is_above(const MGRelSize *size, int row_threshold,
 						int size_threshold_kb);
@@ -359,6 +365,8 @@ extern int64 mg_index_bytes(List *relids, int *nindexes);
 extern void mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid,
 						   bool recurse, List *relids, LOCKMODE lockmode,
 						   char *reason, char *hint);
+extern void mg_add_database_finding(MGAnalysis *analysis, MGRule rule,
+									Oid dboid, char *reason, char *hint);
 extern Relation mg_open_relation(Oid relid);
 extern void mg_close_relation(Relation rel);
 extern Oid	mg_lookup_relation(const RangeVar *rv);
@@ -394,6 +402,7 @@ extern void mg_locks_alter_table(AlterTableStmt *stmt, MGLockTargets *targets);
 /* mg_rules_column.c */
 extern bool mg_lookup_type(const TypeName *typeName, Oid *typid, int32 *typmod);
 extern bool mg_column_def_has_default(ColumnDef *def);
+extern bool mg_domain_check_rejected(Node *raw_expr);
 extern void mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
 							   bool recurse, bool fk_validated,
 							   MGAnalysis *analysis);
@@ -409,6 +418,8 @@ extern void mg_rule_add_constraint(Relation rel, Constraint *con,
 extern void mg_rule_set_not_null(Relation rel, const char *colname,
 								 LOCKMODE lockmode, bool recurse,
 								 MGAnalysis *analysis);
+extern void mg_rule_alter_constraint(Relation rel, Node *def, LOCKMODE lockmode,
+									 bool recurse, MGAnalysis *analysis);
 extern void mg_rules_alter_domain(AlterDomainStmt *stmt, MGAnalysis *analysis);
 
 /* mg_rules_validate.c */
@@ -475,5 +486,8 @@ extern void mg_locks_rename(RenameStmt *stmt, MGLockTargets *targets);
 extern void mg_locks_set_schema(AlterObjectSchemaStmt *stmt,
 								MGLockTargets *targets);
 extern void mg_locks_drop(DropStmt *stmt, MGLockTargets *targets);
+
+extern void mg_rules_alter_database(AlterDatabaseStmt *stmt,
+									MGAnalysis *analysis);
 
 #endif							/* MIGRATION_GUARD_H */
