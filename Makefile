@@ -6,6 +6,7 @@ OBJS = \
 	src/migration_guard.o \
 	src/mg_analyze.o \
 	src/mg_audit.o \
+	src/mg_audit_copy.o \
 	src/mg_audit_file.o \
 	src/mg_audit_sql.o \
 	src/mg_check.o \
