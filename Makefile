@@ -42,7 +42,7 @@ PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
 REGRESS = setup add_column alter_type constraints indexes partitions \
 	maintenance nested security guc size estimate lock_timeout audit check agree \
 	privileges extension_objects strict_input oldextversions leftovers \
-	backfill version_specific
+	backfill version_specific audit_replicated
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
 ISOLATION = lock_wait blocker_report lock_hold known_blockers no_queue_deadlock
 ISOLATION_OPTS = --temp-instance=./tmp_isolation --temp-config=$(srcdir)/migration_guard.conf

@@ -372,7 +372,9 @@ COMMENT ON TABLE migration_guard.audit_log IS
 
 REVOKE ALL ON migration_guard.audit_log FROM PUBLIC;
 
--- This server's file entries, with the origin of each.
+-- This server's file entries, with the origin of each.  The audit view
+-- calls it, so everyone may execute it; it then requires EXECUTE on
+-- audit_entries(), so that 1.0's grants keep deciding who reads the view.
 CREATE FUNCTION migration_guard.audit_file_entries(
     OUT seq bigint,
     OUT ts timestamptz,
@@ -405,8 +407,7 @@ SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION migration_guard.audit_file_entries() IS
 'The audit entries in this server''s files, with the origin of each';
 
-REVOKE ALL ON FUNCTION migration_guard.audit_file_entries() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION migration_guard.audit_file_entries() TO pg_read_all_stats;
+GRANT EXECUTE ON FUNCTION migration_guard.audit_file_entries() TO PUBLIC;
 
 -- The view: the table's rows, and this server's file entries not (yet) in
 -- it, each entry once.  On a primary that is its files plus the rows of

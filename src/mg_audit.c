@@ -117,10 +117,10 @@ typedef struct MGAuditShared
 	int64		origin;			/* this server's origin, see mg_audit_origin() */
 	/* the copy to the audit table (mg_audit_copy.c) */
 	Oid			copy_dboid;		/* migration_guard.audit_database, looked up */
-	bool		copy_failing;	/* the last pass failed (reported) */
 	bool		copy_logged[2]; /* MG_COPY_LOG_*: reported once */
 	TimestampTz last_copy;
 	char		copy_error[128];
+	uint64		resets;			/* audit_reset() calls: new files, maybe same inodes */
 	MGRateBucket buckets[MG_RATE_BUCKETS];
 } MGAuditShared;
 
@@ -1185,7 +1185,22 @@ mg_audit_reset_trail(void (*with_table) (void))
 		ereport(ERROR,
 				errcode_for_file_access(),
 				errmsg("could not remove file \"%s\": %m", MG_AUDIT_PREVIOUS));
+	SpinLockAcquire(&mg_audit_shared->mutex);
+	mg_audit_shared->resets++;
+	SpinLockRelease(&mg_audit_shared->mutex);
 	mg_audit_unlock_file(lockfd);
+}
+
+/* How many resets there were: the copy reads everything after one */
+uint64
+mg_audit_reset_count(void)
+{
+	uint64		n;
+
+	SpinLockAcquire(&mg_audit_shared->mutex);
+	n = mg_audit_shared->resets;
+	SpinLockRelease(&mg_audit_shared->mutex);
+	return n;
 }
 
 /*---- for the copy to the audit table (mg_audit_copy.c) ----*/
@@ -1251,19 +1266,13 @@ mg_audit_advance_seq(uint64 next)
 }
 
 /*
- * Record the result of a copy pass.  Returns true if the caller should
- * report it: the first failure of a burst, or the first success after one
- * (*was_failing then tells which).
+ * Record the result of a copy pass for audit_status(): the time of a
+ * complete one, or why it did not copy.
  */
-bool
-mg_audit_copy_note(bool ok, const char *error, bool *was_failing)
+void
+mg_audit_copy_note(bool ok, const char *error)
 {
-	bool		report;
-
 	SpinLockAcquire(&mg_audit_shared->mutex);
-	*was_failing = mg_audit_shared->copy_failing;
-	report = ok == mg_audit_shared->copy_failing;
-	mg_audit_shared->copy_failing = !ok;
 	if (ok)
 	{
 		mg_audit_shared->last_copy = GetCurrentTimestamp();
@@ -1273,7 +1282,6 @@ mg_audit_copy_note(bool ok, const char *error, bool *was_failing)
 		strlcpy(mg_audit_shared->copy_error, error ? error : "",
 				sizeof(mg_audit_shared->copy_error));
 	SpinLockRelease(&mg_audit_shared->mutex);
-	return report;
 }
 
 void

@@ -128,9 +128,13 @@ typedef struct MGCopyHead
 	dev_t		dev;
 	ino_t		ino;
 	off_t		offset;			/* after the last complete line read */
+	uint64		resets;			/* mg_audit_reset_count() then */
 } MGCopyHead;
 
 static MGCopyHead mg_copy_head;
+
+/* The last pass failed (and the failure was logged) */
+static bool mg_copy_failing = false;
 
 /* Prepared per pass */
 static SPIPlanPtr mg_copy_insert_plan;
@@ -401,10 +405,17 @@ mg_copy_segment(MGAuditReader *r, off_t from, MemoryContext linecxt)
 	return done;
 }
 
+/*
+ * Is this the file the copier read last?  An inode number can be reused
+ * by the file that replaces a removed one: a reset is counted, and a file
+ * shorter than what was read is another one.
+ */
 static bool
-mg_copy_same_file(const MGCopyHead *head, const struct stat *st)
+mg_copy_same_file(const MGCopyHead *head, const struct stat *st, uint64 resets)
 {
-	return head->valid && head->dev == st->st_dev && head->ino == st->st_ino;
+	return head->valid && head->resets == resets &&
+		head->dev == st->st_dev && head->ino == st->st_ino &&
+		st->st_size >= head->offset;
 }
 
 /*
@@ -427,17 +438,19 @@ mg_copy_files(MemoryContext linecxt)
 	off_t		prev_end = 0;
 	off_t		cur_end = 0;
 	int			lockfd;
+	uint64		resets;
 
 	lockfd = mg_audit_lock_file(false, true);
+	resets = mg_audit_reset_count();
 	have_prev = mg_audit_reader_open(&prev, MG_AUDIT_PREVIOUS, LOG) &&
 		fstat(prev.fd, &pst) == 0;
 	have_cur = mg_audit_reader_open(&cur, MG_AUDIT_CURRENT, LOG) &&
 		fstat(cur.fd, &cst) == 0;
 
-	if (have_cur && mg_copy_same_file(&mg_copy_head, &cst))
-		cur_from = Min(mg_copy_head.offset, cst.st_size);
-	else if (have_prev && mg_copy_same_file(&mg_copy_head, &pst))
-		prev_from = Min(mg_copy_head.offset, pst.st_size);	/* it was rotated */
+	if (have_cur && mg_copy_same_file(&mg_copy_head, &cst, resets))
+		cur_from = mg_copy_head.offset;
+	else if (have_prev && mg_copy_same_file(&mg_copy_head, &pst, resets))
+		prev_from = mg_copy_head.offset;	/* it was rotated */
 	else
 		prev_from = 0;			/* a start, a reset or a failed pass */
 
@@ -449,6 +462,7 @@ mg_copy_files(MemoryContext linecxt)
 	mg_audit_reader_close(&cur);
 	mg_audit_unlock_file(lockfd);
 
+	head.resets = resets;
 	if (have_cur)
 	{
 		head.valid = true;
@@ -468,9 +482,9 @@ mg_copy_files(MemoryContext linecxt)
 
 /*
  * One pass: check the table, raise the numbering above it, and on a
- * primary copy what is new.
+ * primary copy what is new.  Returns whether the table was there.
  */
-static void
+static bool
 mg_copy_pass(MemoryContext linecxt)
 {
 	bool		in_recovery = RecoveryInProgress();
@@ -517,6 +531,7 @@ mg_copy_pass(MemoryContext linecxt)
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	mg_copy_head = head;
+	return ready;
 }
 
 /*
@@ -528,7 +543,6 @@ static void
 mg_copy_failed(MemoryContext loopcxt)
 {
 	ErrorData  *edata;
-	bool		was_failing;
 
 	MemoryContextSwitchTo(loopcxt);
 	edata = CopyErrorData();
@@ -537,11 +551,13 @@ mg_copy_failed(MemoryContext loopcxt)
 	mg_copy_head.valid = false;
 	pgstat_report_activity(STATE_IDLE, NULL);
 
-	if (mg_audit_copy_note(false, mg_audit_to_utf8(edata->message), &was_failing))
+	mg_audit_copy_note(false, mg_audit_to_utf8(edata->message));
+	if (!mg_copy_failing)
 		ereport(LOG,
 				errmsg("could not copy migration_guard audit entries to table \"migration_guard.audit_log\": %s",
 					   edata->message),
 				errdetail("The entries stay in the files and are copied when this works again; until then, further failures are only shown by migration_guard.audit_status()."));
+	mg_copy_failing = true;
 	FreeErrorData(edata);
 }
 
@@ -571,13 +587,13 @@ mg_audit_copy_main(Datum arg)
 									ALLOCSET_DEFAULT_SIZES);
 	for (;;)
 	{
-		bool		ok = true;
-		bool		was_failing;
+		volatile bool ok = true;
+		volatile bool ready = false;
 
 		MemoryContextSwitchTo(loopcxt);
 		PG_TRY();
 		{
-			mg_copy_pass(linecxt);
+			ready = mg_copy_pass(linecxt);
 		}
 		PG_CATCH();
 		{
@@ -585,9 +601,18 @@ mg_audit_copy_main(Datum arg)
 			ok = false;
 		}
 		PG_END_TRY();
-		if (ok && mg_audit_copy_note(true, NULL, &was_failing) && was_failing)
-			ereport(LOG,
-					errmsg("migration_guard audit entries are copied again"));
+		if (ok && !ready)
+			mg_audit_copy_note(false,
+							   psprintf("table \"migration_guard.audit_log\" does not exist in database \"%s\"",
+										mg_audit_to_utf8(mg_audit_database)));
+		else if (ok)
+		{
+			mg_audit_copy_note(true, NULL);
+			if (mg_copy_failing)
+				ereport(LOG,
+						errmsg("migration_guard audit entries are copied again"));
+			mg_copy_failing = false;
+		}
 		MemoryContextReset(loopcxt);
 		MemoryContextReset(linecxt);
 		mg_copy_sleep(MG_COPY_INTERVAL_MS);

@@ -28,8 +28,11 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -282,6 +285,28 @@ mg_write_failure_row(char **f, int nf, Datum *values, bool *nulls)
 }
 
 /*
+ * audit_file_entries() is EXECUTE-able by everyone, because the audit view
+ * calls it: it serves whoever may run audit_entries(), so that the grants
+ * of 1.0 (to pg_read_all_stats, or to any role a DBA chose) keep deciding
+ * who reads the view, with the same error for the others.
+ */
+static void
+mg_require_audit_entries_privilege(void)
+{
+	List	   *name = list_make2(makeString("migration_guard"),
+								  makeString("audit_entries"));
+	Oid			fn = LookupFuncName(name, 0, NULL, true);
+
+	if (!OidIsValid(fn) ||
+		!DatumGetBool(DirectFunctionCall2(has_function_privilege_id,
+										  ObjectIdGetDatum(fn),
+										  CStringGetTextDatum("EXECUTE"))))
+		ereport(ERROR,
+				errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				errmsg("permission denied for function %s", "audit_entries"));
+}
+
+/*
  * One line of a segment into a row of audit_entries(), with the entry's
  * origin and session user (InvalidOid if none).  False for outcome lines
  * and damage.  The line is modified.
@@ -331,6 +356,8 @@ migration_guard_audit_entries(PG_FUNCTION_ARGS)
 	with_origin = rsinfo->setDesc->natts > MG_AUDIT_COL_ORIGIN;
 	if (rsinfo->setDesc->natts != MG_AUDIT_COLUMNS + (with_origin ? 1 : 0))
 		elog(ERROR, "unexpected number of columns of audit_entries()");
+	if (with_origin)
+		mg_require_audit_entries_privilege();
 
 	memset(&vis, 0, sizeof(vis));
 	vis.see_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
