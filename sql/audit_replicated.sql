@@ -28,7 +28,15 @@ SELECT a.attnum, a.attname FROM pg_attribute a
  ORDER BY a.attnum;
 
 -- This server's origin; no copy here: the table is in another database,
--- where the extension is not created.
+-- where the extension is not created (the worker says so once it runs).
+DO $$
+BEGIN
+    FOR i IN 1 .. 100 LOOP
+        EXIT WHEN (SELECT copy_error IS NOT NULL FROM migration_guard.audit_status());
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END
+$$;
 SELECT origin > 0 AS has_origin, last_copy, copy_error FROM migration_guard.audit_status();
 
 -- Roles: the one that ran the statements, one that may read the view, and

@@ -8,6 +8,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1);
@@ -40,12 +41,18 @@ sub reject
 	like($err, qr/would rewrite table/, $node->name . ': the rewrite is rejected');
 }
 
+sub wait_copied_db
+{
+	my ($node, $db, $n) = @_;
+	$node->poll_query_until($db,
+		"SELECT count(*) = $n FROM migration_guard.audit_log")
+	  or die $node->name . ": the copy did not reach $n rows";
+}
+
 sub wait_copied
 {
 	my ($node, $n) = @_;
-	$node->poll_query_until('postgres',
-		"SELECT count(*) = $n FROM migration_guard.audit_log")
-	  or die $node->name . ": the copy did not reach $n rows";
+	wait_copied_db($node, 'postgres', $n);
 }
 
 # Rejected and warned (a warned statement completes: its outcome follows).
@@ -140,4 +147,76 @@ ok($standby->safe_psql('postgres', 'SELECT seq FROM migration_guard.audit') > $s
 $plain->stop;
 $standby->stop;
 $primary->stop;
+
+# The waiting states and failures are each logged once, and the copy
+# catches up.
+my $lone = PostgreSQL::Test::Cluster->new('lone');
+$lone->init;
+$lone->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'migration_guard'
+migration_guard.row_threshold = 1000
+migration_guard.audit_database = 'trail'
+});
+$lone->start;
+
+sub count_in_log
+{
+	my ($node, $re) = @_;
+	my @hits = slurp_file($node->logfile) =~ /$re/g;
+	return scalar @hits;
+}
+
+sub wait_in_log
+{
+	my ($node, $re) = @_;
+	for (1 .. 300)
+	{
+		return if count_in_log($node, $re) > 0;
+		usleep(100_000);
+	}
+	die "not logged: $re";
+}
+
+my $no_db = qr/audit entries are not copied: database "trail" does not exist/;
+wait_in_log($lone, $no_db);
+sleep 6;	# past the launcher's retry
+is(count_in_log($lone, $no_db), 1, 'a missing audit database is logged once');
+$lone->safe_psql('postgres', q{
+	CREATE EXTENSION migration_guard;
+	CREATE TABLE big (id int);
+	INSERT INTO big SELECT g FROM generate_series(1, 5000) g;
+	ANALYZE big;
+	CREATE ROLE migrator LOGIN;
+	ALTER TABLE big OWNER TO migrator;
+	CREATE DATABASE trail;
+});
+my $no_table = qr/table "migration_guard.audit_log" does not exist in database "trail"/;
+wait_in_log($lone, $no_table);
+reject($lone);
+sleep 2;
+is(count_in_log($lone, $no_table), 1, 'a missing table is logged once');
+like($lone->safe_psql('postgres', 'SELECT copy_error FROM migration_guard.audit_status()'),
+	$no_table, 'audit_status() says why nothing is copied');
+$lone->safe_psql('trail', 'CREATE EXTENSION migration_guard');
+wait_copied_db($lone, 'trail', 1);
+is($lone->safe_psql('postgres',
+	'SELECT copy_error IS NULL AND last_copy IS NOT NULL FROM migration_guard.audit_status()'), 't',
+	'the copy catches up once the extension is created');
+
+# A failing copy: logged once per burst, retried, then caught up.
+$lone->safe_psql('trail',
+	'ALTER TABLE migration_guard.audit_log ADD CONSTRAINT no_rows CHECK (seq < 0) NOT VALID');
+reject($lone);
+reject($lone);
+my $fail = qr/could not copy migration_guard audit entries/;
+wait_in_log($lone, $fail);
+sleep 3;
+is(count_in_log($lone, $fail), 1, 'a failing copy is logged once');
+like($lone->safe_psql('postgres', 'SELECT copy_error FROM migration_guard.audit_status()'),
+	qr/no_rows/, 'with its error in audit_status()');
+$lone->safe_psql('trail', 'ALTER TABLE migration_guard.audit_log DROP CONSTRAINT no_rows');
+wait_copied_db($lone, 'trail', 3);
+wait_in_log($lone, qr/audit entries are copied again/);
+is($lone->safe_psql('trail', $dups_sql), '0|0', 'nothing twice after the retries');
+$lone->stop;
 done_testing();
