@@ -17,6 +17,9 @@
  *												the last reset
  *		$PGDATA/migration_guard/audit.seq		sequence numbers below this
  *												may have been issued
+ *		$PGDATA/migration_guard/audit.origin	this server's origin, which
+ *												ends every record (see
+ *												mg_audit_load_origin())
  *
  * Each entry is one line (mg_audit.h lists the record types), written with
  * a single write() on an O_APPEND descriptor and fdatasync()ed: DDL is rare,
@@ -47,6 +50,9 @@
  *   superusers exempt) may add at most migration_guard.audit_rate_limit
  *   entries per minute; entries above it are not written but counted
  *   ("suppressed") and reported once per burst.
+ *
+ * Beyond this server: mg_audit_copy.c copies the entries into a table that
+ * replication takes to the standbys.
  *
  * Retention: when audit.current grows past half of
  * migration_guard.audit_max_size it becomes audit.previous, replacing the
