@@ -262,6 +262,7 @@ mg_audit_copy_launcher_main(Datum arg)
 	{
 		BackgroundWorkerHandle *handle;
 		Oid			dboid = mg_copy_look_up_database();
+		static bool no_slot_logged = false;
 
 		if (!OidIsValid(dboid))
 		{
@@ -278,12 +279,19 @@ mg_audit_copy_launcher_main(Datum arg)
 		(void) mg_audit_copy_dboid(dboid, true);
 
 		if (mg_copy_start_copier(dboid, &handle))
+		{
+			no_slot_logged = false;
 			(void) WaitForBackgroundWorkerShutdown(handle);
-		else
+		}
+		else if (!no_slot_logged)
+		{
 			ereport(LOG,
-					errmsg("could not start the migration_guard audit copy worker"),
-					errhint("Raise \"max_worker_processes\"; it is tried again in %d seconds.",
-							MG_COPY_RETRY_MS / 1000));
+					errmsg("could not start the migration_guard audit copy worker: no background worker slot is free"),
+					errdetail("It is tried again every %d seconds; until then entries stay in the files.",
+							  MG_COPY_RETRY_MS / 1000),
+					errhint("Raise \"max_worker_processes\"."));
+			no_slot_logged = true;
+		}
 		mg_copy_sleep(MG_COPY_RETRY_MS);
 	}
 }

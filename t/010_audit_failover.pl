@@ -218,5 +218,16 @@ $lone->safe_psql('trail', 'ALTER TABLE migration_guard.audit_log DROP CONSTRAINT
 wait_copied_db($lone, 'trail', 3);
 wait_in_log($lone, qr/audit entries are copied again/);
 is($lone->safe_psql('trail', $dups_sql), '0|0', 'nothing twice after the retries');
+my $workers = q{SELECT count(*) FROM pg_stat_activity
+	WHERE backend_type LIKE 'migration_guard audit copy%'};
+is($lone->safe_psql('postgres', $workers), '2', 'the launcher and the copier run');
+
+# An empty audit_database: no workers, the files alone.
+$lone->append_conf('postgresql.conf', "migration_guard.audit_database = ''\n");
+$lone->restart;
+is($lone->safe_psql('postgres', $workers), '0', 'no copy without an audit database');
+reject($lone);
+is($lone->safe_psql('postgres', q{SELECT count(*) FROM migration_guard.audit_file_entries()}), '4',
+	'entries are still written to the files');
 $lone->stop;
 done_testing();
