@@ -34,9 +34,9 @@
  * harmless.  Copy failures are logged once per burst and shown by
  * audit_status(); nothing a session does waits for the copier.
  *
- * The copier takes the table lock ROW EXCLUSIVE before the files' shared
- * flock; audit_reset() takes SHARE ROW EXCLUSIVE before the exclusive
- * flock, so that it never empties the table under a pass that would then
+ * The copier locks the table ROW EXCLUSIVE before it takes the files'
+ * shared flock; audit_reset() locks it SHARE ROW EXCLUSIVE before the
+ * exclusive flock, so that it never empties the table under a pass that would then
  * commit rows of the files it removes, and no one waits for a flock while
  * holding what the other needs.
  *
@@ -68,6 +68,7 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
+#include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -90,7 +91,7 @@
 
 /* The table, if it is migration_guard's own: a member of the extension */
 #define MG_COPY_TABLE_SQL \
-	"SELECT FROM pg_catalog.pg_class c" \
+	"SELECT c.oid FROM pg_catalog.pg_class c" \
 	"  JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace" \
 	"  JOIN pg_catalog.pg_depend d ON d.objid OPERATOR(pg_catalog.=) c.oid" \
 	"  JOIN pg_catalog.pg_extension e ON e.oid OPERATOR(pg_catalog.=) d.refobjid" \
@@ -298,13 +299,36 @@ mg_audit_copy_launcher_main(Datum arg)
 
 /*---- the copier ----*/
 
-/* Is the table there, migration_guard's own? */
-static bool
-mg_copy_table_ready(void)
+/* The table's OID if it is there and migration_guard's own, else InvalidOid */
+static Oid
+mg_copy_table_oid(void)
 {
+	bool		isnull;
+	Datum		d;
+
 	if (SPI_execute(MG_COPY_TABLE_SQL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not look for table migration_guard.audit_log");
-	return SPI_processed > 0;
+	if (SPI_processed == 0)
+		return InvalidOid;
+	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+	return isnull ? InvalidOid : DatumGetObjectId(d);
+}
+
+/*
+ * Lock the table if it is migration_guard's own; false if it is not there.
+ * The check is repeated under the lock, which keeps the extension from
+ * being dropped: so the name used afterwards cannot have come to mean a
+ * table of another role, whose triggers would run with our rights.
+ */
+static bool
+mg_copy_lock_table(LOCKMODE mode)
+{
+	Oid			relid = mg_copy_table_oid();
+
+	if (!OidIsValid(relid))
+		return false;
+	LockRelationOid(relid, mode);
+	return mg_copy_table_oid() == relid;
 }
 
 /* The highest sequence number in the table, 0 if it is empty */
@@ -506,7 +530,8 @@ mg_copy_pass(MemoryContext linecxt)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "migration_guard: copying audit entries");
 
-	ready = mg_copy_table_ready();
+	/* In recovery: only follow the primary's numbers, for a promotion. */
+	ready = mg_copy_lock_table(in_recovery ? AccessShareLock : RowExclusiveLock);
 	if (ready && mg_audit_copy_log_once(MG_COPY_LOG_NO_TABLE, false))
 		ereport(LOG,
 				errmsg("migration_guard audit entries are copied to table \"migration_guard.audit_log\" in database \"%s\"",
@@ -520,10 +545,6 @@ mg_copy_pass(MemoryContext linecxt)
 						mg_audit_database));
 	if (ready)
 	{
-		/* In recovery: only follow the primary's numbers, for a promotion. */
-		if (!in_recovery)
-			(void) SPI_execute("LOCK TABLE migration_guard.audit_log IN ROW EXCLUSIVE MODE",
-							   false, 0);
 		mg_audit_advance_seq(mg_copy_table_max_seq() + 1);
 		if (!in_recovery)
 		{
@@ -642,10 +663,8 @@ mg_audit_copy_reset_table(void)
 		return;
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (mg_copy_table_ready())
+	if (mg_copy_lock_table(ShareRowExclusiveLock))
 	{
-		(void) SPI_execute("LOCK TABLE migration_guard.audit_log IN SHARE ROW EXCLUSIVE MODE",
-						   false, 0);
 		if (SPI_execute("DELETE FROM migration_guard.audit_log", false, 0) != SPI_OK_DELETE)
 			elog(ERROR, "could not empty migration_guard.audit_log");
 	}
