@@ -137,7 +137,7 @@ static MGCopyHead mg_copy_head;
 /* The last pass failed (and the failure was logged) */
 static bool mg_copy_failing = false;
 
-/* Prepared per pass */
+/* Prepared per pass, when there is something to copy */
 static SPIPlanPtr mg_copy_insert_plan;
 static SPIPlanPtr mg_copy_outcome_plan;
 
@@ -380,6 +380,8 @@ mg_copy_line(char *line, MGVisibility *vis, const MGDoneSet *none)
 
 	if (!mg_audit_parse_seq(line, &type, &seq))
 		return;
+	if (mg_copy_insert_plan == NULL)
+		mg_copy_prepare();
 	if (type == MG_AUDIT_REC_OUTCOME)
 	{
 		char	   *f[MG_AUDIT_MAX_FIELDS];
@@ -548,7 +550,8 @@ mg_copy_pass(MemoryContext linecxt)
 		mg_audit_advance_seq(mg_copy_table_max_seq() + 1);
 		if (!in_recovery)
 		{
-			mg_copy_prepare();
+			/* Prepared at the first line to copy; freed by SPI_finish(). */
+			mg_copy_insert_plan = mg_copy_outcome_plan = NULL;
 			head = mg_copy_files(linecxt);
 		}
 	}
