@@ -6,6 +6,7 @@ OBJS = \
 	src/migration_guard.o \
 	src/mg_analyze.o \
 	src/mg_audit.o \
+	src/mg_audit_copy.o \
 	src/mg_audit_file.o \
 	src/mg_audit_sql.o \
 	src/mg_check.o \
@@ -51,7 +52,8 @@ PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
 REGRESS = setup add_column alter_type constraints indexes partitions \
 	maintenance nested security guc size estimate lock_timeout audit check agree \
 	privileges extension_objects strict_input oldextversions leftovers \
-	backfill held_lock check_xact version_specific replica database_copy
+	backfill held_lock check_xact version_specific replica database_copy \
+	audit_replicated
 REGRESS_OPTS = --temp-instance=./tmp_regress --temp-config=$(srcdir)/migration_guard.conf
 ISOLATION = lock_wait blocker_report lock_hold known_blockers no_queue_deadlock
 ISOLATION_OPTS = --temp-instance=./tmp_isolation --temp-config=$(srcdir)/migration_guard.conf

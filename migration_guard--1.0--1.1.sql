@@ -186,14 +186,17 @@ CREATE FUNCTION migration_guard.audit_status(
     OUT last_write_error text,
     OUT last_write_failure timestamptz,
     OUT suppressed bigint,
-    OUT damaged bigint)
+    OUT damaged bigint,
+    OUT origin bigint,
+    OUT last_copy timestamptz,
+    OUT copy_error text)
 RETURNS record
 AS 'MODULE_PATHNAME', 'migration_guard_audit_status'
 LANGUAGE C STRICT VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
 COMMENT ON FUNCTION migration_guard.audit_status() IS
-'Entries kept, dropped by retention since the last reset, lost to write failures and suppressed by the rate limit since the server started, and damaged lines';
+'Entries kept, dropped by retention since the last reset, lost to write failures and suppressed by the rate limit since the server started, damaged lines, and the copy to migration_guard.audit_log';
 
 REVOKE ALL ON FUNCTION migration_guard.audit_status() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION migration_guard.audit_status() TO pg_read_all_stats;
@@ -322,6 +325,141 @@ COMMENT ON VIEW migration_guard.leftovers IS
 'Invalid indexes and NOT VALID constraints left by failed or unfinished migrations, with the statement that fixes each';
 
 GRANT SELECT ON migration_guard.leftovers TO PUBLIC;
+
+-- The audit trail beyond one server (README "Failover and standbys"): a
+-- background worker of the server copies the entries of its files into
+-- this table, in the database named by migration_guard.audit_database, at
+-- most about a second behind them.  Physical replication takes the rows to
+-- every standby and a promotion keeps them.  (origin, seq) is the key:
+-- seq is unique per origin, the random number of the server that wrote the
+-- entry, so copying an entry again changes nothing.  session_user_oid
+-- decides who may read the protected texts, as in audit_entries().
+-- Only superusers read the table directly; everyone else through the
+-- audit view.  pg_dump does not dump its rows: it is not a configuration
+-- table, and a non-superuser's dump must not fail on it.
+CREATE TABLE migration_guard.audit_log (
+    seq bigint NOT NULL,
+    ts timestamptz,
+    database text,
+    session_user_name text,
+    current_user_name text,
+    application_name text,
+    client_addr text,
+    pid integer,
+    command text,
+    statement text,
+    rule text,
+    action text,
+    reason text,
+    override_reason text,
+    relation text,
+    est_rows float8,
+    bytes bigint,
+    lock_mode text,
+    row_threshold integer,
+    size_threshold bigint,
+    mode text,
+    outcome text,
+    origin bigint NOT NULL,
+    session_user_oid oid,
+    PRIMARY KEY (origin, seq)
+);
+-- The copy raises each server's numbering above the highest seq here.
+CREATE INDEX audit_log_seq_idx ON migration_guard.audit_log (seq);
+
+COMMENT ON TABLE migration_guard.audit_log IS
+'Copy of the audit trail of every server of the replication group, replicated to standbys (read it through the audit view)';
+
+REVOKE ALL ON migration_guard.audit_log FROM PUBLIC;
+
+-- This server's file entries, with the origin of each.  The audit view
+-- calls it, so everyone may execute it; it then requires EXECUTE on
+-- audit_entries(), so that 1.0's grants keep deciding who reads the view.
+CREATE FUNCTION migration_guard.audit_file_entries(
+    OUT seq bigint,
+    OUT ts timestamptz,
+    OUT database text,
+    OUT session_user_name text,
+    OUT current_user_name text,
+    OUT application_name text,
+    OUT client_addr text,
+    OUT pid integer,
+    OUT command text,
+    OUT statement text,
+    OUT rule text,
+    OUT action text,
+    OUT reason text,
+    OUT override_reason text,
+    OUT relation text,
+    OUT est_rows float8,
+    OUT bytes bigint,
+    OUT lock_mode text,
+    OUT row_threshold integer,
+    OUT size_threshold bigint,
+    OUT mode text,
+    OUT outcome text,
+    OUT origin bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'migration_guard_audit_entries'
+LANGUAGE C STRICT VOLATILE
+SET search_path = pg_catalog, pg_temp;
+
+COMMENT ON FUNCTION migration_guard.audit_file_entries() IS
+'The audit entries in this server''s files, with the origin of each';
+
+GRANT EXECUTE ON FUNCTION migration_guard.audit_file_entries() TO PUBLIC;
+
+-- The view: the table's rows, and this server's file entries not (yet) in
+-- it, each entry once.  On a primary that is its files plus the rows of
+-- the servers it was promoted from; on a standby the primary's rows plus
+-- its own files.  Texts of table rows follow audit_entries()' rule: the
+-- statement, the override reason and a lock wait's reason are shown to
+-- members of the entry's session user (by OID and name, so that an OID
+-- reused by another role, e.g. after pg_upgrade, shows nothing) and to
+-- pg_read_all_stats.  An outcome the file knows and the copy has not
+-- caught up with yet is taken from the file.  The view reads the table
+-- with its owner's rights; the columns of 1.0 keep their order.
+CREATE OR REPLACE VIEW migration_guard.audit AS
+WITH f AS MATERIALIZED (
+    SELECT * FROM migration_guard.audit_file_entries()
+), t AS (
+    SELECT l.*,
+           (pg_catalog.pg_has_role('pg_read_all_stats'::pg_catalog.name, 'USAGE')
+            OR EXISTS (SELECT FROM pg_catalog.pg_roles r
+                        WHERE r.oid OPERATOR(pg_catalog.=) l.session_user_oid
+                          AND r.rolname OPERATOR(pg_catalog.=) l.session_user_name
+                          AND pg_catalog.pg_has_role(r.oid, 'USAGE'))) AS visible
+      FROM migration_guard.audit_log l
+)
+SELECT t.seq, t.ts, t.database, t.session_user_name, t.current_user_name,
+       t.application_name, t.client_addr, t.pid, t.command,
+       CASE WHEN t.visible THEN t.statement END AS statement,
+       t.rule, t.action,
+       CASE WHEN t.visible OR t.action OPERATOR(pg_catalog.<>) 'lock_timeout'
+            THEN t.reason END AS reason,
+       CASE WHEN t.visible THEN t.override_reason END AS override_reason,
+       t.relation, t.est_rows, t.bytes, t.lock_mode, t.row_threshold,
+       t.size_threshold, t.mode,
+       CASE WHEN t.outcome OPERATOR(pg_catalog.=) 'not completed'
+                 AND EXISTS (SELECT FROM f
+                              WHERE f.origin OPERATOR(pg_catalog.=) t.origin
+                                AND f.seq OPERATOR(pg_catalog.=) t.seq
+                                AND f.outcome OPERATOR(pg_catalog.=) 'completed')
+            THEN 'completed' ELSE t.outcome END AS outcome,
+       t.origin
+  FROM t
+UNION ALL
+SELECT f.*
+  FROM f
+ WHERE NOT EXISTS (SELECT FROM migration_guard.audit_log l
+                    WHERE l.origin OPERATOR(pg_catalog.=) f.origin
+                      AND l.seq OPERATOR(pg_catalog.=) f.seq);
+
+COMMENT ON VIEW migration_guard.audit IS
+'Every guard decision still kept, by this server and (through migration_guard.audit_log) the servers of its replication group';
+
+COMMENT ON FUNCTION migration_guard.audit_reset() IS
+'Empty this server''s audit files and, on a primary in migration_guard.audit_database, table migration_guard.audit_log (superusers only)';
 
 -- Preflight with the script's transaction structure: rules held_lock_work
 -- and backfill follow BEGIN/COMMIT in the script, or, with

@@ -17,6 +17,9 @@
  *												the last reset
  *		$PGDATA/migration_guard/audit.seq		sequence numbers below this
  *												may have been issued
+ *		$PGDATA/migration_guard/audit.origin	this server's origin, which
+ *												ends every record (see
+ *												mg_audit_load_origin())
  *
  * Each entry is one line (mg_audit.h lists the record types), written with
  * a single write() on an O_APPEND descriptor and fdatasync()ed: DDL is rare,
@@ -47,6 +50,9 @@
  *   superusers exempt) may add at most migration_guard.audit_rate_limit
  *   entries per minute; entries above it are not written but counted
  *   ("suppressed") and reported once per burst.
+ *
+ * Beyond this server: mg_audit_copy.c copies the entries into a table that
+ * replication takes to the standbys.
  *
  * Retention: when audit.current grows past half of
  * migration_guard.audit_max_size it becomes audit.previous, replacing the
@@ -114,6 +120,13 @@ typedef struct MGAuditShared
 	int64		burst_count;
 	int64		suppressed;		/* entries over a role's rate limit */
 	int64		damaged_at_start;
+	int64		origin;			/* this server's origin, see mg_audit_origin() */
+	/* the copy to the audit table (mg_audit_copy.c) */
+	Oid			copy_dboid;		/* migration_guard.audit_database, looked up */
+	bool		copy_logged[2]; /* MG_COPY_LOG_*: reported once */
+	TimestampTz last_copy;
+	char		copy_error[128];
+	uint64		resets;			/* audit_reset() calls: new files, maybe same inodes */
 	MGRateBucket buckets[MG_RATE_BUCKETS];
 } MGAuditShared;
 
@@ -168,6 +181,8 @@ mg_audit_define_gucs(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	mg_audit_copy_define_guc();
 }
 
 /*---- shared memory ----*/
@@ -263,6 +278,52 @@ mg_audit_scan_next_seq(int64 *damaged, bool *known)
 }
 
 /*
+ * This server's origin: the number that, with the sequence number,
+ * identifies its entries in the audit table of every server of the
+ * replication group (see mg_audit_copy.c).  It is kept in audit.origin and
+ * chosen anew whenever the data directory may be a copy of another
+ * server's: when it starts from a base backup (backup_label) or as a
+ * standby or for archive recovery (standby.signal, recovery.signal).  A
+ * primary's crash restart keeps it, since its numbering continues.
+ *
+ * A base backup also copies the other server's segments: they are that
+ * server's entries, which its own copy puts in the table, so they are set
+ * aside (audit.inherited.*, for inspection) rather than shown and copied
+ * again as this server's.  Runs in the postmaster: every problem is a LOG.
+ */
+static int64
+mg_audit_load_origin(void)
+{
+	struct stat st;
+	bool		from_backup = stat("backup_label", &st) == 0;
+	bool		copy = from_backup ||
+		stat("standby.signal", &st) == 0 ||
+		stat("recovery.signal", &st) == 0;
+	uint64		origin = mg_audit_read_number(MG_AUDIT_ORIGINFILE, LOG);
+
+	if (from_backup)
+	{
+		if (stat(MG_AUDIT_CURRENT, &st) == 0)
+			(void) durable_rename(MG_AUDIT_CURRENT, MG_AUDIT_INHERITED_CURRENT, LOG);
+		if (stat(MG_AUDIT_PREVIOUS, &st) == 0)
+			(void) durable_rename(MG_AUDIT_PREVIOUS, MG_AUDIT_INHERITED_PREVIOUS, LOG);
+	}
+	if (origin > 0 && origin <= PG_INT64_MAX && !copy)
+		return (int64) origin;
+
+	origin = 0;
+	while (origin == 0)
+	{
+		if (!pg_strong_random(&origin, sizeof(origin)))
+			origin = (uint64) GetCurrentTimestamp() ^ ((uint64) MyProcPid << 32);
+		origin &= PG_INT64_MAX;
+	}
+	/* On failure the origin still holds until the next start. */
+	(void) mg_audit_write_number(MG_AUDIT_ORIGINFILE, origin, LOG);
+	return (int64) origin;
+}
+
+/*
  * Rebuild the shared state from the files, in the postmaster.  Nothing here
  * may raise an ERROR, which would stop the cluster: every problem is a LOG.
  */
@@ -290,6 +351,7 @@ mg_audit_rebuild(void)
 				errdetail("Audit entries cannot be written and are counted as write failures."),
 				errhint("Move it away and restart the server."));
 
+	mg_audit_shared->origin = mg_audit_load_origin();
 	next = mg_audit_scan_next_seq(&damaged, &known);
 	if (damaged > 0)
 		ereport(LOG,
@@ -387,6 +449,7 @@ mg_audit_install_hooks(void)
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = mg_audit_shmem_startup;
+	mg_audit_copy_register();
 }
 
 /*---- numbering ----*/
@@ -697,7 +760,8 @@ mg_audit_write_record(char type, const char *body, bool *written)
 	}
 	lockfd = mg_audit_lock_file(false, true);
 	initStringInfo(&line);
-	appendStringInfo(&line, "%c\t" UINT64_FORMAT "\t%s\n", type, seq, body);
+	appendStringInfo(&line, "%c\t" UINT64_FORMAT "\t%s\t" INT64_FORMAT "\n",
+					 type, seq, body, mg_audit_shared->origin);
 	ok = mg_audit_write_raw(line.data, line.len, err, sizeof(err), &size);
 	mg_audit_unlock_file(lockfd);
 	pfree(line.data);
@@ -1041,7 +1105,8 @@ mg_audit_outcome(uint64 seq)
 
 	if (seq == 0 || mg_audit_shared == NULL)
 		return;
-	line = psprintf("%c\t" UINT64_FORMAT "\tcompleted\n", MG_AUDIT_REC_OUTCOME, seq);
+	line = psprintf("%c\t" UINT64_FORMAT "\tcompleted\t" INT64_FORMAT "\n",
+					MG_AUDIT_REC_OUTCOME, seq, mg_audit_shared->origin);
 	lockfd = mg_audit_lock_file(false, true);
 	if (!mg_audit_write_raw(line, strlen(line), err, sizeof(err), &size))
 		ereport(LOG,
@@ -1088,10 +1153,12 @@ mg_audit_last_error(void)
 /*
  * Empty the trail.  The sequence continues; audit.base records where, so
  * nothing counts as dropped.  Waits (interruptibly) for appenders and
- * readers to finish.
+ * readers to finish.  with_table, if given, empties the audit table first,
+ * before the file lock is taken: it may wait for table locks, and no
+ * appender may wait behind those.
  */
 void
-mg_audit_reset_trail(void)
+mg_audit_reset_trail(void (*with_table) (void))
 {
 	int			lockfd;
 	uint64		next;
@@ -1100,6 +1167,8 @@ mg_audit_reset_trail(void)
 		ereport(ERROR,
 				errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				errmsg("migration_guard must be loaded via \"shared_preload_libraries\""));
+	if (with_table)
+		with_table();
 	lockfd = mg_audit_lock_file(true, true);
 	if (lockfd < 0)
 		ereport(ERROR,
@@ -1122,7 +1191,144 @@ mg_audit_reset_trail(void)
 		ereport(ERROR,
 				errcode_for_file_access(),
 				errmsg("could not remove file \"%s\": %m", MG_AUDIT_PREVIOUS));
+	SpinLockAcquire(&mg_audit_shared->mutex);
+	mg_audit_shared->resets++;
+	SpinLockRelease(&mg_audit_shared->mutex);
 	mg_audit_unlock_file(lockfd);
+}
+
+/* How many resets there were: the copy reads everything after one */
+uint64
+mg_audit_reset_count(void)
+{
+	uint64		n;
+
+	SpinLockAcquire(&mg_audit_shared->mutex);
+	n = mg_audit_shared->resets;
+	SpinLockRelease(&mg_audit_shared->mutex);
+	return n;
+}
+
+/*---- for the copy to the audit table (mg_audit_copy.c) ----*/
+
+int64
+mg_audit_origin(void)
+{
+	return mg_audit_shared ? mg_audit_shared->origin : 0;
+}
+
+/*
+ * Make sure no number below next is issued from now on: the audit table
+ * holds entries numbered up to next - 1, by this server or (replicated)
+ * by the primary it follows or followed.  Numbers are unique per origin
+ * anyway; this keeps them increasing across a promotion or pg_upgrade,
+ * so that seq alone still orders the entries.
+ */
+void
+mg_audit_advance_seq(uint64 next)
+{
+	volatile bool ok = false;
+
+	for (;;)
+	{
+		SpinLockAcquire(&mg_audit_shared->mutex);
+		if (next <= mg_audit_shared->next_seq)
+		{
+			SpinLockRelease(&mg_audit_shared->mutex);
+			return;
+		}
+		if (!mg_audit_shared->extending)
+		{
+			mg_audit_shared->extending = true;
+			SpinLockRelease(&mg_audit_shared->mutex);
+			break;
+		}
+		SpinLockRelease(&mg_audit_shared->mutex);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 1, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	/* Persist first: a crash must not bring the lower numbers back. */
+	PG_TRY();
+	{
+		ok = mg_audit_write_number(MG_AUDIT_SEQFILE, next + MG_AUDIT_SEQ_BLOCK, LOG);
+	}
+	PG_CATCH();
+	{
+		mg_audit_reservation_done(0);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	SpinLockAcquire(&mg_audit_shared->mutex);
+	mg_audit_shared->next_seq = Max(mg_audit_shared->next_seq, next);
+	/* Without the file, the next number taken tries to persist again. */
+	mg_audit_shared->reserved = Max(mg_audit_shared->reserved,
+									ok ? next + MG_AUDIT_SEQ_BLOCK : next);
+	mg_audit_shared->extending = false;
+	SpinLockRelease(&mg_audit_shared->mutex);
+}
+
+/*
+ * Record the result of a copy pass for audit_status(): the time of a
+ * complete one, or why it did not copy.
+ */
+void
+mg_audit_copy_note(bool ok, const char *error)
+{
+	SpinLockAcquire(&mg_audit_shared->mutex);
+	if (ok)
+	{
+		mg_audit_shared->last_copy = GetCurrentTimestamp();
+		mg_audit_shared->copy_error[0] = '\0';
+	}
+	else
+		strlcpy(mg_audit_shared->copy_error, error ? error : "",
+				sizeof(mg_audit_shared->copy_error));
+	SpinLockRelease(&mg_audit_shared->mutex);
+}
+
+void
+mg_audit_copy_status(MGCopyStatus *status)
+{
+	SpinLockAcquire(&mg_audit_shared->mutex);
+	status->last_copy = mg_audit_shared->last_copy;
+	strlcpy(status->error, mg_audit_shared->copy_error, sizeof(status->error));
+	SpinLockRelease(&mg_audit_shared->mutex);
+}
+
+/*
+ * Report-once flags for the copy's waiting states (they survive restarts
+ * of the worker).  With problem set, returns true the first time; with
+ * problem clear, resets the flag and returns whether it was set.
+ */
+bool
+mg_audit_copy_log_once(int what, bool problem)
+{
+	bool		was;
+
+	Assert(what >= 0 && what < lengthof(mg_audit_shared->copy_logged));
+	SpinLockAcquire(&mg_audit_shared->mutex);
+	was = mg_audit_shared->copy_logged[what];
+	mg_audit_shared->copy_logged[what] = problem;
+	SpinLockRelease(&mg_audit_shared->mutex);
+	return problem ? !was : was;
+}
+
+/* The audit database's OID as last looked up; with do_set, store set */
+Oid
+mg_audit_copy_dboid(Oid set, bool do_set)
+{
+	Oid			dboid;
+
+	SpinLockAcquire(&mg_audit_shared->mutex);
+	if (do_set)
+		mg_audit_shared->copy_dboid = set;
+	dboid = mg_audit_shared->copy_dboid;
+	SpinLockRelease(&mg_audit_shared->mutex);
+	return dboid;
 }
 
 /* Paths, for the SQL functions, oldest first */

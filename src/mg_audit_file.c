@@ -225,32 +225,73 @@ mg_audit_parse_seq(const char *line, char *type, uint64 *seq)
 	return true;
 }
 
+/* Fields of a record of this type without its origin; 0 for no such type */
+static int
+mg_audit_base_fields(char type, int n)
+{
+	switch (type)
+	{
+		case MG_AUDIT_REC_DECISION:
+			/* 1.0 wrote no session user OID: 22 fields, never an origin */
+			return n == MG_AUDIT_D_FIELDS_1_0 ? n : MG_AUDIT_D_FIELDS;
+		case MG_AUDIT_REC_LOCK_WAIT:
+			return MG_AUDIT_L_FIELDS;
+		case MG_AUDIT_REC_WRITE_FAIL:
+			return MG_AUDIT_W_FIELDS;
+		case MG_AUDIT_REC_LOCK_HOLD:
+			return MG_AUDIT_H_FIELDS;
+		case MG_AUDIT_REC_OUTCOME:
+			return MG_AUDIT_O_FIELDS;
+	}
+	return 0;
+}
+
 /*
  * Is this a complete record of its type?  Counts the fields of a line whose
- * type and number parsed; a record cut short or padded is damage.
+ * type and number parsed; a record cut short or padded is damage.  The
+ * origin at the end is optional (records written before 1.1 have none).
  */
 bool
 mg_audit_record_complete(const char *line, char type)
 {
 	int			n = 1;
+	int			base;
 
 	for (; *line; line++)
 		if (*line == '\t')
 			n++;
-	switch (type)
-	{
-		case MG_AUDIT_REC_DECISION:
-			return n == MG_AUDIT_D_FIELDS || n == MG_AUDIT_D_FIELDS_1_0;
-		case MG_AUDIT_REC_LOCK_WAIT:
-			return n == MG_AUDIT_L_FIELDS;
-		case MG_AUDIT_REC_WRITE_FAIL:
-			return n == MG_AUDIT_W_FIELDS;
-		case MG_AUDIT_REC_LOCK_HOLD:
-			return n == MG_AUDIT_H_FIELDS;
-		case MG_AUDIT_REC_OUTCOME:
-			return n == 3;
-	}
-	return false;
+	base = mg_audit_base_fields(type, n);
+	return base > 0 && (n == base || n == base + 1);
+}
+
+/* Does a split record of this type have the right number of fields? */
+bool
+mg_audit_record_fields_ok(char type, int nfields)
+{
+	int			base = mg_audit_base_fields(type, nfields);
+
+	return base > 0 && nfields <= MG_AUDIT_MAX_FIELDS &&
+		(nfields == base || nfields == base + 1);
+}
+
+/*
+ * The origin of a split record: its last field if it has one (a positive
+ * number), else 0.
+ */
+int64
+mg_audit_field_origin(char **fields, int nfields, char type)
+{
+	int			base = mg_audit_base_fields(type, nfields);
+	char	   *end;
+	int64		origin;
+
+	if (base == 0 || nfields != base + 1 || nfields > MG_AUDIT_MAX_FIELDS)
+		return 0;
+	errno = 0;
+	origin = strtoi64(fields[nfields - 1], &end, 10);
+	if (errno != 0 || *end != '\0' || origin < 0)
+		return 0;
+	return origin;
 }
 
 /*

@@ -28,8 +28,11 @@
 #include "fmgr.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "nodes/value.h"
+#include "parser/parse_func.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -38,28 +41,22 @@
 #include "mg_compat.h"
 
 
-/* Columns of migration_guard.audit_entries() */
-#define MG_AUDIT_COLUMNS 22
-
-/* Who may read the protected texts of an entry (cached per call) */
-typedef struct MGVisibility
+/* The session user of an entry: its OID field, or (1.0) by name */
+static Oid
+mg_entry_role(const char *oid_field, const char *rolname)
 {
-	bool		see_all;
-	Oid			last_role;
-	bool		last_visible;
-} MGVisibility;
+	if (oid_field != NULL)
+		return (Oid) strtoul(oid_field, NULL, 10);
+	if (rolname != NULL)
+		return get_role_oid(rolname, true);
+	return InvalidOid;
+}
 
 static bool
-mg_entry_visible(MGVisibility *v, const char *oid_field, const char *rolname)
+mg_entry_visible(MGVisibility *v, Oid role)
 {
-	Oid			role = InvalidOid;
-
 	if (v->see_all)
 		return true;
-	if (oid_field != NULL)
-		role = (Oid) strtoul(oid_field, NULL, 10);
-	else if (rolname != NULL)
-		role = get_role_oid(rolname, true);
 	if (!OidIsValid(role))
 		return false;
 	if (role != v->last_role)
@@ -71,12 +68,14 @@ mg_entry_visible(MGVisibility *v, const char *oid_field, const char *rolname)
 }
 
 static int
-mg_cmp_u64(const void *a, const void *b)
+mg_cmp_done(const void *a, const void *b)
 {
-	uint64		x = *(const uint64 *) a;
-	uint64		y = *(const uint64 *) b;
+	const MGDoneEntry *x = (const MGDoneEntry *) a;
+	const MGDoneEntry *y = (const MGDoneEntry *) b;
 
-	return x < y ? -1 : x > y ? 1 : 0;
+	if (x->origin != y->origin)
+		return x->origin < y->origin ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq ? 1 : 0;
 }
 
 /* A text field, unescaped and in the database encoding, or NULL */
@@ -98,22 +97,15 @@ mg_put_cstring(Datum *values, bool *nulls, int col, const char *s)
 		values[col] = CStringGetTextDatum(s);
 }
 
-/* The sequence numbers of completed statements, sorted */
-typedef struct MGDoneSet
-{
-	uint64	   *seqs;
-	int			n;
-	int			max;
-} MGDoneSet;
-
-static void
-mg_collect_done(MGDoneSet *done)
+/* The entries whose statement completed, from the outcome lines */
+void
+mg_audit_collect_done(MGDoneSet *done)
 {
 	int			s;
 
 	done->n = 0;
 	done->max = 64;
-	done->seqs = palloc(done->max * sizeof(uint64));
+	done->entries = palloc(done->max * sizeof(MGDoneEntry));
 	for (s = 0; s < 2; s++)
 	{
 		MGAuditReader r;
@@ -123,21 +115,26 @@ mg_collect_done(MGDoneSet *done)
 			continue;
 		while ((line = mg_audit_reader_next(&r)) != NULL)
 		{
+			char	   *f[MG_AUDIT_MAX_FIELDS];
 			char		type;
 			uint64		seq;
+			int			nf;
 
 			if (!mg_audit_parse_seq(line, &type, &seq) || type != MG_AUDIT_REC_OUTCOME)
 				continue;
 			if (done->n == done->max)
 			{
 				done->max *= 2;
-				done->seqs = repalloc_huge(done->seqs, done->max * sizeof(uint64));
+				done->entries = repalloc_huge(done->entries, done->max * sizeof(MGDoneEntry));
 			}
-			done->seqs[done->n++] = seq;
+			nf = mg_audit_split(line, f, MG_AUDIT_MAX_FIELDS);
+			done->entries[done->n].origin = mg_audit_field_origin(f, nf, type);
+			done->entries[done->n].seq = seq;
+			done->n++;
 		}
 		mg_audit_reader_close(&r);
 	}
-	qsort(done->seqs, done->n, sizeof(uint64), mg_cmp_u64);
+	qsort(done->entries, done->n, sizeof(MGDoneEntry), mg_cmp_done);
 }
 
 /*
@@ -161,16 +158,19 @@ mg_put_who(char **f, Datum *values, bool *nulls)
  */
 static bool
 mg_decision_row(char **f, int nf, const MGDoneSet *done, MGVisibility *vis,
-				Datum *values, bool *nulls)
+				Datum *values, bool *nulls, Oid *role)
 {
-	uint64		seq = strtou64(f[1], NULL, 10);
+	MGDoneEntry key;
 	bool		visible;
 	bool		lock_wait;
 
-	if (nf != MG_AUDIT_D_FIELDS && nf != MG_AUDIT_D_FIELDS_1_0)
+	if (!mg_audit_record_fields_ok(MG_AUDIT_REC_DECISION, nf))
 		return false;
-	visible = mg_entry_visible(vis, nf == MG_AUDIT_D_FIELDS ? f[22] : NULL,
-							   mg_audit_unescape(pstrdup(f[4])));
+	key.origin = mg_audit_field_origin(f, nf, MG_AUDIT_REC_DECISION);
+	key.seq = strtou64(f[1], NULL, 10);
+	*role = mg_entry_role(nf >= MG_AUDIT_D_FIELDS ? f[22] : NULL,
+						  mg_audit_unescape(pstrdup(f[4])));
+	visible = mg_entry_visible(vis, *role);
 	lock_wait = strcmp(f[12], "lock_timeout") == 0;
 
 	mg_put_who(f, values, nulls);
@@ -191,7 +191,8 @@ mg_decision_row(char **f, int nf, const MGDoneSet *done, MGVisibility *vis,
 		mg_put_cstring(values, nulls, 21, "rejected");
 	else if (lock_wait)
 		mg_put_cstring(values, nulls, 21, "failed");
-	else if (bsearch(&seq, done->seqs, done->n, sizeof(uint64), mg_cmp_u64) != NULL)
+	else if (done->n > 0 &&
+			 bsearch(&key, done->entries, done->n, sizeof(MGDoneEntry), mg_cmp_done) != NULL)
 		mg_put_cstring(values, nulls, 21, "completed");
 	else
 		mg_put_cstring(values, nulls, 21, "not completed");
@@ -202,13 +203,15 @@ mg_decision_row(char **f, int nf, const MGDoneSet *done, MGVisibility *vis,
  * One lock-wait line into a row: rule lock_wait, action lock_timeout.
  */
 static bool
-mg_lock_wait_row(char **f, int nf, MGVisibility *vis, Datum *values, bool *nulls)
+mg_lock_wait_row(char **f, int nf, MGVisibility *vis, Datum *values, bool *nulls,
+				 Oid *role)
 {
 	bool		visible;
 
-	if (nf != MG_AUDIT_L_FIELDS)
+	if (!mg_audit_record_fields_ok(MG_AUDIT_REC_LOCK_WAIT, nf))
 		return false;
-	visible = mg_entry_visible(vis, f[14], mg_audit_unescape(pstrdup(f[4])));
+	*role = mg_entry_role(f[14], NULL);
+	visible = mg_entry_visible(vis, *role);
 	mg_put_who(f, values, nulls);
 	mg_put_text(values, nulls, 8, f[9]);	/* command */
 	mg_put_text(values, nulls, 9, visible ? f[10] : NULL);	/* statement */
@@ -229,13 +232,15 @@ mg_lock_wait_row(char **f, int nf, MGVisibility *vis, Datum *values, bool *nulls
  * terminated.
  */
 static bool
-mg_lock_hold_row(char **f, int nf, MGVisibility *vis, Datum *values, bool *nulls)
+mg_lock_hold_row(char **f, int nf, MGVisibility *vis, Datum *values, bool *nulls,
+				 Oid *role)
 {
 	bool		visible;
 
-	if (nf != MG_AUDIT_H_FIELDS)
+	if (!mg_audit_record_fields_ok(MG_AUDIT_REC_LOCK_HOLD, nf))
 		return false;
-	visible = mg_entry_visible(vis, f[16], mg_audit_unescape(pstrdup(f[4])));
+	*role = mg_entry_role(f[16], NULL);
+	visible = mg_entry_visible(vis, *role);
 	mg_put_who(f, values, nulls);
 	mg_put_text(values, nulls, 8, f[9]);	/* command that took the lock */
 	mg_put_text(values, nulls, 9, visible ? f[10] : NULL);	/* statement */
@@ -261,7 +266,7 @@ mg_write_failure_row(char **f, int nf, Datum *values, bool *nulls)
 {
 	int			i;
 
-	if (nf != MG_AUDIT_W_FIELDS)
+	if (!mg_audit_record_fields_ok(MG_AUDIT_REC_WRITE_FAIL, nf))
 		return false;
 	for (i = 0; i < MG_AUDIT_COLUMNS; i++)
 		nulls[i] = true;
@@ -280,7 +285,60 @@ mg_write_failure_row(char **f, int nf, Datum *values, bool *nulls)
 }
 
 /*
- * migration_guard.audit_entries(): every entry still kept, oldest first.
+ * audit_file_entries() is EXECUTE-able by everyone, because the audit view
+ * calls it: it serves whoever may run audit_entries(), so that the grants
+ * of 1.0 (to pg_read_all_stats, or to any role a DBA chose) keep deciding
+ * who reads the view, with the same error for the others.
+ */
+static void
+mg_require_audit_entries_privilege(void)
+{
+	List	   *name = list_make2(makeString("migration_guard"),
+								  makeString("audit_entries"));
+	Oid			fn = LookupFuncName(name, 0, NULL, true);
+
+	if (!OidIsValid(fn) ||
+		!DatumGetBool(DirectFunctionCall2(has_function_privilege_id,
+										  ObjectIdGetDatum(fn),
+										  CStringGetTextDatum("EXECUTE"))))
+		ereport(ERROR,
+				errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				errmsg("permission denied for function %s", "audit_entries"));
+}
+
+/*
+ * One line of a segment into a row of audit_entries(), with the entry's
+ * origin and session user (InvalidOid if none).  False for outcome lines
+ * and damage.  The line is modified.
+ */
+bool
+mg_audit_line_row(char *line, const MGDoneSet *done, MGVisibility *vis,
+				  Datum *values, bool *nulls, int64 *origin, Oid *role)
+{
+	char	   *f[MG_AUDIT_MAX_FIELDS];
+	char		type;
+	uint64		seq;
+	int			nf;
+
+	if (!mg_audit_parse_seq(line, &type, &seq) || type == MG_AUDIT_REC_OUTCOME)
+		return false;
+	memset(nulls, 0, MG_AUDIT_COLUMNS * sizeof(bool));
+	nf = mg_audit_split(line, f, MG_AUDIT_MAX_FIELDS);
+	*role = InvalidOid;
+	*origin = mg_audit_field_origin(f, nf, type);
+	if (type == MG_AUDIT_REC_DECISION)
+		return mg_decision_row(f, nf, done, vis, values, nulls, role);
+	if (type == MG_AUDIT_REC_LOCK_WAIT)
+		return mg_lock_wait_row(f, nf, vis, values, nulls, role);
+	if (type == MG_AUDIT_REC_LOCK_HOLD)
+		return mg_lock_hold_row(f, nf, vis, values, nulls, role);
+	return mg_write_failure_row(f, nf, values, nulls);
+}
+
+/*
+ * migration_guard.audit_entries(): every entry still kept in this server's
+ * files, oldest first.  audit_file_entries() (1.1) is the same function
+ * with the origin as a 23rd column.
  */
 PG_FUNCTION_INFO_V1(migration_guard_audit_entries);
 Datum
@@ -291,15 +349,21 @@ migration_guard_audit_entries(PG_FUNCTION_ARGS)
 	MGDoneSet	done;
 	int			lockfd;
 	int			s;
+	bool		with_origin;
 
 	mg_require_preloaded();
 	InitMaterializedSRF(fcinfo, 0);
+	with_origin = rsinfo->setDesc->natts > MG_AUDIT_COL_ORIGIN;
+	if (rsinfo->setDesc->natts != MG_AUDIT_COLUMNS + (with_origin ? 1 : 0))
+		elog(ERROR, "unexpected number of columns of audit_entries()");
+	if (with_origin)
+		mg_require_audit_entries_privilege();
 
 	memset(&vis, 0, sizeof(vis));
 	vis.see_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 
 	lockfd = mg_audit_lock_file(false, true);
-	mg_collect_done(&done);
+	mg_audit_collect_done(&done);
 	for (s = 0; s < 2; s++)
 	{
 		MGAuditReader r;
@@ -309,28 +373,16 @@ migration_guard_audit_entries(PG_FUNCTION_ARGS)
 			continue;
 		while ((line = mg_audit_reader_next(&r)) != NULL)
 		{
-			char	   *f[MG_AUDIT_MAX_FIELDS];
-			Datum		values[MG_AUDIT_COLUMNS];
-			bool		nulls[MG_AUDIT_COLUMNS];
-			char		type;
-			uint64		seq;
-			int			nf;
-			bool		ok;
+			Datum		values[MG_AUDIT_COLUMNS + 1];
+			bool		nulls[MG_AUDIT_COLUMNS + 1];
+			int64		origin;
+			Oid			role;
 
-			if (!mg_audit_parse_seq(line, &type, &seq) || type == MG_AUDIT_REC_OUTCOME)
+			if (!mg_audit_line_row(line, &done, &vis, values, nulls, &origin, &role))
 				continue;
-			memset(nulls, 0, sizeof(nulls));
-			nf = mg_audit_split(line, f, MG_AUDIT_MAX_FIELDS);
-			if (type == MG_AUDIT_REC_DECISION)
-				ok = mg_decision_row(f, nf, &done, &vis, values, nulls);
-			else if (type == MG_AUDIT_REC_LOCK_WAIT)
-				ok = mg_lock_wait_row(f, nf, &vis, values, nulls);
-			else if (type == MG_AUDIT_REC_LOCK_HOLD)
-				ok = mg_lock_hold_row(f, nf, &vis, values, nulls);
-			else
-				ok = mg_write_failure_row(f, nf, values, nulls);
-			if (ok)
-				tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			values[MG_AUDIT_COL_ORIGIN] = Int64GetDatum(origin);
+			nulls[MG_AUDIT_COL_ORIGIN] = false;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 		}
 		mg_audit_reader_close(&r);
 	}
@@ -349,9 +401,10 @@ Datum
 migration_guard_audit_status(PG_FUNCTION_ARGS)
 {
 	TupleDesc	tupdesc;
-	Datum		values[10];
-	bool		nulls[10];
+	Datum		values[13];
+	bool		nulls[13];
 	MGAuditCounters c;
+	MGCopyStatus copy;
 	uint64		first = 0;
 	uint64		base;
 	int64		entries = 0;
@@ -419,6 +472,16 @@ migration_guard_audit_status(PG_FUNCTION_ARGS)
 		nulls[7] = true;
 	values[8] = Int64GetDatum(c.suppressed);
 	values[9] = Int64GetDatum(damaged);
+	mg_audit_copy_status(&copy);
+	values[10] = Int64GetDatum(mg_audit_origin());
+	if (copy.last_copy != 0)
+		values[11] = TimestampTzGetDatum(copy.last_copy);
+	else
+		nulls[11] = true;
+	if (copy.error[0])
+		values[12] = CStringGetTextDatum(mg_audit_from_utf8(copy.error));
+	else
+		nulls[12] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -435,7 +498,7 @@ migration_guard_audit_reset(PG_FUNCTION_ARGS)
 				errmsg("permission denied to reset the migration_guard audit trail"),
 				errdetail("Only superusers may reset it."));
 	mg_require_preloaded();
-	mg_audit_reset_trail();
+	mg_audit_reset_trail(mg_audit_copy_reset_table);
 	ereport(LOG,
 			errmsg("migration_guard audit trail reset by \"%s\"",
 				   GetUserNameFromId(GetUserId(), false)));
