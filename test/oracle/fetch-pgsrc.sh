@@ -1,0 +1,78 @@
+#!/bin/bash
+# fetch-pgsrc.sh - fetch PostgreSQL's core regression suite for one major
+# from the distribution's source package, once, and print its directory.
+#
+#   test/oracle/fetch-pgsrc.sh <major> <server version, e.g. 15.20>
+#
+# The source package postgresql-<major> comes from the deb-src lines of the
+# running system's suite (from /etc/os-release), with a private sources list
+# and private package lists, so the host's apt configuration (one-line or
+# deb822 format, with or without deb-src) does not matter.  The version of
+# the running server is preferred; when the archive no longer has it (a
+# security update replaced it), the newest version of the same major is
+# used: the oracle compares two runs of the same suite, so a minor version
+# apart is harmless.  Only src/test/regress and contrib/spi are extracted
+# from the upstream tarball, with tar (no dpkg-dev needed), into
+# ${MG_PGSRC_CACHE:-/var/cache/migration_guard/pgsrc}/<major>/.
+set -euo pipefail
+
+major=$1
+want=${2:-}
+cache=${MG_PGSRC_CACHE:-/var/cache/migration_guard/pgsrc}/$major
+say() { echo "[oracle] $*" >&2; }
+
+if [ -f "$cache/.complete" ]; then
+    cat "$cache/.complete"
+    exit 0
+fi
+
+# shellcheck disable=SC1091
+. /etc/os-release
+suite=${VERSION_CODENAME:-}
+if [ -z "$suite" ]; then
+    # sid has no VERSION_CODENAME
+    suite=$(sed -n 's/^PRETTY_NAME=.*\/\(.*\)"$/\1/p' /etc/os-release)
+fi
+[ -n "$suite" ] || { say "cannot tell the distribution suite from /etc/os-release"; exit 1; }
+mirror=${MG_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+security=${MG_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/mg-pgsrc.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/lists/partial" "$tmp/parts" "$tmp/dl"
+{
+    echo "deb-src $mirror $suite main"
+    case $suite in
+        sid|unstable) ;;
+        *) echo "deb-src $mirror $suite-updates main"
+           echo "deb-src $security $suite-security main" ;;
+    esac
+} >"$tmp/sources.list"
+apt_opts=(-o "Dir::Etc::SourceList=$tmp/sources.list" -o "Dir::Etc::SourceParts=$tmp/parts"
+          -o "Dir::State::Lists=$tmp/lists" -o "Dir::Cache=$tmp/cache" -o APT::Sandbox::User=root)
+say "fetching the source of postgresql-$major ($suite)"
+apt-get -qq "${apt_opts[@]}" update >&2 2>"$tmp/update.log" || { cat "$tmp/update.log" >&2; exit 1; }
+versions=$(apt-cache "${apt_opts[@]}" showsrc "postgresql-$major" | sed -n 's/^Version: //p' | sort -rV | uniq)
+[ -n "$versions" ] || { say "no source package postgresql-$major in $suite"; exit 1; }
+# the server's own version first, then the newest
+ordered=$( { echo "$versions" | grep -E "^$want(-|$)" || true; echo "$versions"; } | awk '!seen[$0]++')
+got=""
+for v in $ordered; do
+    if (cd "$tmp/dl" && apt-get -qq "${apt_opts[@]}" source --download-only "postgresql-$major=$v" >&2 2>"$tmp/source.log"); then
+        got=$v
+        break
+    fi
+    say "postgresql-$major $v cannot be downloaded, trying the next version"
+    rm -f "$tmp/dl"/*
+done
+[ -n "$got" ] || { cat "$tmp/source.log" >&2; exit 1; }
+orig=$(ls "$tmp/dl"/postgresql-"$major"_*.orig.tar.*)
+upstream=${got#*:}
+top=postgresql-${upstream%%-*}
+mkdir -p "$cache.new"
+tar -C "$cache.new" -xf "$orig" "$top/src/test/regress" "$top/contrib/spi"
+rm -rf "$cache"
+mv "$cache.new" "$cache"
+echo "$cache/$top $got" >"$cache/.complete"
+say "cached postgresql-$major $got in $cache"
+cat "$cache/.complete"
