@@ -43,6 +43,10 @@ die "usage: see the header of $0\n" unless $allowfile && $major && $resa && $res
 
 my $FIRST_NORMAL_OID = 16384;
 my $SHARE_LOCK = 5;
+my $ACCESS_EXCLUSIVE_LOCK = 8;
+# Containers: the utility statements they run have records of their own,
+# and the DML they run is judged by other rules than the DDL ones.
+my %CONTAINER = map { $_ => 1 } ('DO', 'CALL');
 my %PREDICTING_RULE = map { $_ => 1 } qw(table_rewrite blocking_index_build validation_scan);
 
 # ---- allow-list ----
@@ -211,10 +215,18 @@ sub nonempty
     return $w->{kind} eq 'i' ? $w->{subjblocks} > 0 : $w->{blocks} > 0;
 }
 
+# Only REFRESH writes a materialized view: below ACCESS EXCLUSIVE its lock
+# blocks nobody who reads it.
+sub blocking
+{
+    my $w = shift;
+    return $w->{subjkind} eq 'm' ? $w->{lockmode} >= $ACCESS_EXCLUSIVE_LOCK : $w->{lockmode} >= $SHARE_LOCK;
+}
+
 sub observed
 {
     my $w = shift;
-    return $w->{subject} >= $FIRST_NORMAL_OID && $w->{lockmode} >= $SHARE_LOCK &&
+    return $w->{subject} >= $FIRST_NORMAL_OID && blocking($w) &&
         !$w->{temp} && !$w->{created} && nonempty($w);
 }
 
@@ -242,7 +254,8 @@ for my $g (sort keys %group)
     {
         push @preds, map { { %$_, tag => $r->{tag}, query => $r->{query} } }
             grep { $PREDICTING_RULE{ $_->{rule} } } @{ $r->{pred} };
-        push @work, map { { %$_, tag => $r->{tag}, query => $r->{query} } } @{ $r->{work} };
+        push @work, map { { %$_, tag => $r->{tag}, query => $r->{query} } } @{ $r->{work} }
+            unless $CONTAINER{ $r->{tag} };
     }
 
     # observed work, one entry per subject relation

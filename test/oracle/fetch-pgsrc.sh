@@ -29,10 +29,10 @@ fi
 # shellcheck disable=SC1091
 . /etc/os-release
 suite=${VERSION_CODENAME:-}
-if [ -z "$suite" ]; then
-    # sid has no VERSION_CODENAME
-    suite=$(sed -n 's/^PRETTY_NAME=.*\/\(.*\)"$/\1/p' /etc/os-release)
-fi
+# unstable names testing's codename and says "<testing>/sid" in PRETTY_NAME
+case ${PRETTY_NAME:-} in
+    */sid*) suite=sid ;;
+esac
 [ -n "$suite" ] || { say "cannot tell the distribution suite from /etc/os-release"; exit 1; }
 mirror=${MG_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security=${MG_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
@@ -43,7 +43,7 @@ mkdir -p "$tmp/lists/partial" "$tmp/parts" "$tmp/dl"
 {
     echo "deb-src $mirror $suite main"
     case $suite in
-        sid|unstable) ;;
+        sid|unstable) echo "deb-src $mirror experimental main" ;;
         *) echo "deb-src $mirror $suite-updates main"
            echo "deb-src $security $suite-security main" ;;
     esac

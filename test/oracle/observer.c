@@ -16,10 +16,10 @@
  *	  with the number of blocks of the new file, and relations that were
  *	  sequentially scanned (the transaction's pending pgstat counters
  *	  pg_stat_get_xact_numscans/tuples_returned, before and after);
- *	- for each, the strongest relation lock this backend held on it and on
- *	  its "subject" (the heap of an index, the table of a TOAST relation),
- *	  whether the subject is temporary or was created in this transaction,
- *	  and the subject's inheritance/partition ancestors;
+ *	- for each, the strongest relation lock this backend held on its
+ *	  "subject" (the table, for an index or a TOAST relation), whether the
+ *	  relation holding the data is temporary, empty, or was created in this
+ *	  transaction, and the subject's inheritance/partition ancestors;
  *	- "pred": the guard's verdicts, i.e. its MG001 warnings, captured with an
  *	  emit_log_hook and attributed to the innermost running statement; the
  *	  relation named in the message is resolved to an OID after the
@@ -110,6 +110,7 @@ typedef struct ObsWork
 	bool		created;		/* subject created in this transaction */
 	int64		subjblocks;		/* subject's main fork, at observation */
 	char		relkind;
+	char		subjkind;
 	List	   *ancestors;		/* of the subject: OIDs */
 } ObsWork;
 
@@ -390,41 +391,52 @@ obs_rel_facts(Oid relid, int64 *blocks, bool *temp, bool *created, char *relkind
 	RelationClose(rel);
 }
 
+/*
+ * Record work on relid.  The facts that decide whether other sessions care
+ * (temporary, created in this transaction, empty) are those of the relation
+ * that holds the data: the heap of an index, else the relation itself.  The
+ * subject, whose lock counts and whose name the guard would use, is the
+ * table a TOAST relation belongs to, else that same relation.  Sequences
+ * are skipped: their files have one row whatever the table's size.
+ */
 static void
 obs_add_work(ObsStmt *s, Oid relid, char kind, int64 blocks)
 {
-	MemoryContext old = MemoryContextSwitchTo(obs_cxt);
-	ObsWork    *w = palloc0(sizeof(ObsWork));
-	int64		dummy;
-	bool		t,
-				c;
-	char		kindof;
+	MemoryContext old;
+	ObsWork    *w;
+	char		relkind = get_rel_relkind(relid);
+	Oid			direct = relid;
+	char		directkind;
 
+	if (relkind == RELKIND_SEQUENCE || relkind == '\0')
+		return;
+	old = MemoryContextSwitchTo(obs_cxt);
+	w = palloc0(sizeof(ObsWork));
 	w->relid = relid;
 	w->kind = kind;
 	w->blocks = blocks;
+	w->relkind = relkind;
 	w->relname = obs_relname(relid);
-	obs_rel_facts(relid, &dummy, &t, &c, &kindof);
-	w->relkind = kindof;
-	w->subject = relid;
-	if (kindof == RELKIND_INDEX || kindof == RELKIND_PARTITIONED_INDEX)
+	if (relkind == RELKIND_INDEX || relkind == RELKIND_PARTITIONED_INDEX)
 	{
 		Oid			heap = IndexGetRelation(relid, true);
 
 		if (OidIsValid(heap))
-			w->subject = heap;
+			direct = heap;
 		if (kind == 'r')
 			w->kind = 'i';
 	}
-	if (get_rel_relkind(w->subject) == RELKIND_TOASTVALUE)
+	obs_rel_facts(direct, &w->subjblocks, &w->temp, &w->created, &directkind);
+	w->subject = direct;
+	if (directkind == RELKIND_TOASTVALUE)
 	{
-		Oid			owner = obs_toast_owner(w->subject);
+		Oid			owner = obs_toast_owner(direct);
 
 		if (OidIsValid(owner) && get_rel_name(owner) != NULL)
 			w->subject = owner;
 	}
+	w->subjkind = get_rel_relkind(w->subject);
 	w->subjname = obs_relname(w->subject);
-	obs_rel_facts(w->subject, &w->subjblocks, &w->temp, &w->created, &kindof);
 	w->ancestors = obs_ancestors(w->subject);
 	s->work = lappend(s->work, w);
 	MemoryContextSwitchTo(old);
@@ -457,8 +469,8 @@ obs_collect_files(ObsStmt *s)
 		if (spc == MyDatabaseTableSpace)
 			spc = InvalidOid;
 		relid = ObsRelidByFile(spc, OBS_FILE_REL(files[i]));
-		if (!OidIsValid(relid) || relid < FirstNormalObjectId)
-			continue;			/* dropped again, or a catalog */
+		if (!OidIsValid(relid))
+			continue;			/* dropped again */
 		rel = RelationIdGetRelation(relid);
 		if (rel == NULL)
 			continue;
@@ -490,7 +502,7 @@ obs_collect_scans(ObsStmt *s)
 		int64		t = DatumGetInt64(DirectFunctionCall1(pg_stat_get_xact_tuples_returned,
 														  ObjectIdGetDatum(e->relid)));
 
-		if (n > e->numscans && t > e->tuples)
+		if (n > e->numscans)
 		{
 			scanned = lappend_oid(scanned, e->relid);
 			d = palloc(sizeof(int64));
@@ -584,15 +596,16 @@ obs_write(ObsStmt *s, bool ok)
 	{
 		ObsWork    *w = lfirst(lc);
 		ListCell   *lc2;
-		int			lock = Max(obs_lock_of(s, w->relid, false), obs_lock_of(s, w->subject, false));
-		int			before = Max(obs_lock_of(s, w->relid, true), obs_lock_of(s, w->subject, true));
+		int			lock = obs_lock_of(s, w->subject, false);
+		int			before = obs_lock_of(s, w->subject, true);
 
 		appendStringInfo(&buf, "%s{\"kind\":\"%c\",\"rel\":%u,\"subject\":%u,\"blocks\":" INT64_FORMAT
 						 ",\"subjblocks\":" INT64_FORMAT ",\"lockmode\":%d,\"lockbefore\":%d,"
-						 "\"temp\":%s,\"created\":%s,\"relkind\":\"%c\",",
+						 "\"temp\":%s,\"created\":%s,\"relkind\":\"%c\",\"subjkind\":\"%c\",",
 						 first ? "" : ",", w->kind, w->relid, w->subject, w->blocks,
 						 w->subjblocks, lock, before, w->temp ? "true" : "false",
-						 w->created ? "true" : "false", w->relkind);
+						 w->created ? "true" : "false", w->relkind,
+						 w->subjkind ? w->subjkind : '?');
 		obs_json_str(&buf, "lock", obs_lockname(lock));
 		appendStringInfoChar(&buf, ',');
 		obs_json_str(&buf, "name", w->relname);
