@@ -99,7 +99,7 @@ run_core() {
         --max-concurrent-tests=20 --schedule="$out/regress/parallel_schedule" \
         >"$out/$name.log" 2>&1)
     # the core suite's own expected files are not the point: A is
-    say "run $name: $(grep -cE '^(ok|not ok|test|     [a-z]) ' "$out/$name.log") tests, $(( $(date +%s) - t0 )) s"
+    say "run $name: $(grep -cE ' \.\.\. (ok|FAILED|failed)|^(ok|not ok) +[0-9]' "$out/$name.log") tests, $(( $(date +%s) - t0 )) s"
     rm -rf "$out/tmp_$name"
     [ -d "$out/$name/results" ] || { tail -20 "$out/$name.log"; fail "run $name produced no results"; }
 }
