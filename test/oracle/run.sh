@@ -42,6 +42,8 @@ say "core suite $(basename "$pgsrc") ($pgsrcversion) on server $version"
 
 mkdir -p "$out"
 cp -r "$pgsrc/src/test/regress" "$out/regress"
+# "ignore:" lines (up to 15) are a syntax error for a newer pg_regress.
+sed -i '/^ignore:/d' "$out/regress/parallel_schedule"
 mkdir -p "$out/lib"
 cp "$pgsrc/src/test/regress/regress.c" "$pgsrc/contrib/spi/autoinc.c" \
    "$pgsrc/contrib/spi/refint.c" "$out/lib/"
