@@ -27,6 +27,17 @@ REINDEX (CONCURRENTLY) TABLE t;
 REINDEX SCHEMA indexes;
 CREATE SCHEMA empty_schema;
 REINDEX SCHEMA empty_schema;
+-- A table with no index and no TOAST table has nothing to rebuild.
+CREATE SCHEMA noindex_schema;
+CREATE TABLE noindex_schema.plain (id int NOT NULL);
+INSERT INTO noindex_schema.plain SELECT g FROM generate_series(1, 20000) g;
+ANALYZE noindex_schema.plain;
+REINDEX SCHEMA noindex_schema;
+REINDEX TABLE noindex_schema.plain;
+CREATE INDEX ON noindex_schema.plain (id);
+REINDEX SCHEMA noindex_schema;
+CREATE INDEX CONCURRENTLY ON noindex_schema.plain (id);
+REINDEX SCHEMA CONCURRENTLY noindex_schema;
 
 -- Tables nobody else can see: created in this transaction, or temporary.
 BEGIN;

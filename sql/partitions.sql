@@ -178,6 +178,18 @@ CREATE INDEX CONCURRENTLY q_extra_id ON q_extra (id);
 CREATE INDEX CONCURRENTLY q_extra_k ON q_extra (k);
 ALTER TABLE m ATTACH PARTITION q_extra FOR VALUES FROM (400) TO (500);
 
+-- ATTACH ... DEFAULT scans the table unless its CHECK constraints exclude
+-- every other partition's values.
+CREATE TABLE dq (k int, v int) PARTITION BY LIST (k);
+CREATE TABLE dq1 PARTITION OF dq FOR VALUES IN (1);
+CREATE TABLE dq_default (k int, v int);
+INSERT INTO dq_default SELECT 2, g FROM generate_series(1, 20000) g;
+ANALYZE dq_default;
+ALTER TABLE dq ATTACH PARTITION dq_default DEFAULT;
+ALTER TABLE dq_default ADD CONSTRAINT dq_default_k CHECK (k > 1) NOT VALID;
+ALTER TABLE dq_default VALIDATE CONSTRAINT dq_default_k;
+ALTER TABLE dq ATTACH PARTITION dq_default DEFAULT;
+
 -- Date bounds are read too, so the recipe works for them.
 CREATE TABLE dp (k date, v int) PARTITION BY RANGE (k);
 CREATE TABLE dp_default PARTITION OF dp DEFAULT;

@@ -327,6 +327,28 @@ mg_rules_create_index(IndexStmt *stmt, MGAnalysis *analysis)
 }
 
 /*
+ * Does a REINDEX of this table rebuild anything?  reindex_relation()
+ * rebuilds the table's indexes and its TOAST table's index; a table with
+ * neither has nothing to rebuild.  relhasindex can stay true after the last
+ * index is dropped (until VACUUM clears it), which only errs towards judging.
+ */
+static bool
+mg_reindex_rebuilds_something(Oid relid)
+{
+	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class cls;
+	bool		result;
+
+	if (!HeapTupleIsValid(tp))
+		return false;
+	cls = (Form_pg_class) GETSTRUCT(tp);
+	result = cls->relkind == RELKIND_PARTITIONED_TABLE || cls->relhasindex ||
+		OidIsValid(cls->reltoastrelid);
+	ReleaseSysCache(tp);
+	return result;
+}
+
+/*
  * REINDEX.  REINDEX SCHEMA, DATABASE and SYSTEM process one table per
  * transaction; each table is judged on its own.
  */
@@ -382,7 +404,7 @@ mg_rules_reindex(ReindexStmt *stmt, MGAnalysis *analysis)
 		case REINDEX_OBJECT_TABLE:
 			relid = RangeVarGetRelidExtended(stmt->relation, NoLock,
 											 RVR_MISSING_OK, NULL, NULL);
-			if (OidIsValid(relid))
+			if (OidIsValid(relid) && mg_reindex_rebuilds_something(relid))
 				mg_add_finding(analysis, MG_RULE_BLOCKING_INDEX_BUILD, relid,
 							   true, NIL, ShareLock, pstrdup(reason), pstrdup(hint));
 			break;
@@ -407,6 +429,8 @@ mg_rules_reindex(ReindexStmt *stmt, MGAnalysis *analysis)
 					if (MG_REINDEX_DATABASE_SKIPS_CATALOGS &&
 						stmt->kind == REINDEX_OBJECT_DATABASE &&
 						IsCatalogRelationOid(lfirst_oid(lc)))
+						continue;
+					if (!mg_reindex_rebuilds_something(lfirst_oid(lc)))
 						continue;
 					mg_add_finding(analysis, MG_RULE_BLOCKING_INDEX_BUILD,
 								   lfirst_oid(lc), false, NIL, ShareLock,

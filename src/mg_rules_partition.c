@@ -103,6 +103,36 @@ mg_partition_scan_targets(Relation scanrel, List *partConstraint, List **scanned
 }
 
 /*
+ * The part of ATExecAttachPartition()'s eval_const_expressions() that
+ * matters for a partition constraint, which is built from constants: a NOT
+ * is pushed down by negate_clause().  A DEFAULT partition's constraint is
+ * the negation of the other partitions' bounds; left as NOT (...), no CHECK
+ * constraint could be shown to imply it.  Nothing is evaluated.
+ */
+static Node *
+mg_push_down_not(Node *node)
+{
+	if (is_notclause(node))
+		return negate_clause((Node *) get_notclausearg((Expr *) node));
+	if (is_andclause(node) || is_orclause(node))
+	{
+		BoolExpr   *b = (BoolExpr *) copyObject(node);
+		ListCell   *lc;
+
+		foreach(lc, b->args)
+			lfirst(lc) = mg_push_down_not((Node *) lfirst(lc));
+		return (Node *) b;
+	}
+	return node;
+}
+
+static List *
+mg_simplify_partition_constraint(List *partConstraint)
+{
+	return list_make1(mg_push_down_not((Node *) make_ands_explicit(partConstraint)));
+}
+
+/*
  * get_proposed_default_constraint() without its eval_const_expressions():
  * the negation is pushed down by negate_clause(), which is the part of
  * const-simplification that matters for a constraint built from constants.
@@ -430,6 +460,7 @@ mg_rule_attach_partition(Relation parent, PartitionCmd *cmd,
 		{
 			partConstraint = map_partition_varattnos(partConstraint, 1,
 													 attachrel, parent);
+			partConstraint = mg_simplify_partition_constraint(partConstraint);
 			mg_partition_scan_targets(attachrel, partConstraint, &scanned);
 		}
 	}

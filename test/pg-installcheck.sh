@@ -128,6 +128,24 @@ else
     done
 fi
 
+# The differential oracle (test/oracle/run.sh): PostgreSQL's own core
+# regression suite without and with the guard, compared statement by
+# statement.  One counted test; MG_SKIP_ORACLE=1 skips it.
+if [ "${MG_SKIP_ORACLE:-}" = 1 ]; then
+    say "differential oracle skipped (MG_SKIP_ORACLE=1)"
+else
+    say "running the differential oracle"
+    mkdir -p "$work/oracle_run"
+    [ "$(id -u)" = 0 ] && chown "$user" "$work/oracle_run"
+    if PG_CONFIG="$PG_CONFIG" MG_TEST_USER="$user" MG_TEST_CFLAGS="$cflags" \
+        test/oracle/run.sh "$work/oracle_run" >oracle.log 2>&1; then
+        passed=$((passed + 1))
+    else
+        failed=$((failed + 1))
+    fi
+    sed "s/^/[PG $major] /" oracle.log
+fi
+
 say "$passed passed, $failed failed"
 echo "MGRESULT $major $passed $failed"
 [ "$failed" = 0 ]
