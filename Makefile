@@ -22,6 +22,7 @@ OBJS = \
 	src/mg_rules_column.o \
 	src/mg_rules_constraint.o \
 	src/mg_rules_copy.o \
+	src/mg_rules_foreign_key.o \
 	src/mg_rules_index.o \
 	src/mg_rules_maintenance.o \
 	src/mg_rules_partition.o \

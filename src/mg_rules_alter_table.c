@@ -338,6 +338,12 @@ mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis)
 				mg_rule_validate_constraint(rel, cmd->name, lockmode, recurse,
 											analysis);
 				break;
+			case AT_DetachPartition:
+				if (stmt->objtype == OBJECT_TABLE &&
+					rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+					mg_rule_detach_partition(rel, (PartitionCmd *) cmd->def,
+											 lockmode, analysis);
+				break;
 			case AT_AttachPartition:
 				if (stmt->objtype == OBJECT_TABLE)
 					mg_rule_attach_partition(rel, (PartitionCmd *) cmd->def,

@@ -315,6 +315,17 @@ extern void mg_rule_validate_constraint(Relation rel, const char *conname,
 										LOCKMODE lockmode, bool recurse,
 										MGAnalysis *analysis);
 
+/* mg_rules_foreign_key.c */
+extern List *mg_fk_checked_relations(Oid fkrelid, bool recurse, Oid pkoid);
+extern void mg_rule_attach_foreign_keys(Relation parent, Relation attachrel,
+										MGAnalysis *analysis);
+extern void mg_rule_alter_type_foreign_keys(Relation rel, AttrNumber attnum,
+											Oid newtype, bool rewrite,
+											LOCKMODE lockmode,
+											MGAnalysis *analysis);
+extern void mg_rule_detach_partition(Relation parent, PartitionCmd *cmd,
+									 LOCKMODE lockmode, MGAnalysis *analysis);
+
 /* mg_rules_copy.c */
 extern void mg_rules_copy(CopyStmt *stmt, MGAnalysis *analysis);
 
