@@ -1168,11 +1168,13 @@ mg_rule_alter_column_type(Relation rel, AlterTableCmd *cmd, LOCKMODE lockmode,
 								cmd->name, format_type_be(oldtype),
 								format_type_with_typemod(targettype, targettypmod)),
 					   pstrdup("Add a new column of the new type, keep both in sync with a trigger, backfill it in batches, then swap the columns in one short transaction.  Changes that only relabel the data (varchar(n) to a larger n or to text, numeric to a larger precision at the same scale) do not rewrite."));
-		mg_rule_alter_type_foreign_keys(rel, attnum, targettype, true, lockmode,
+		mg_rule_alter_type_foreign_keys(rel, attnum, targettype, true,
+										"Changing the type of column", lockmode,
 										analysis);
 		return;
 	}
-	mg_rule_alter_type_foreign_keys(rel, attnum, targettype, false, lockmode,
+	mg_rule_alter_type_foreign_keys(rel, attnum, targettype, false,
+									"Changing the type of column", lockmode,
 									analysis);
 	if (!mg_column_def_collation(def, targettype, &targetcoll))
 		targetcoll = InvalidOid;	/* unknown: indexes on the column are rebuilt */

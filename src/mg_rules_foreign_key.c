@@ -469,16 +469,19 @@ mg_fks_on_column(Oid relid, AttrNumber attnum)
 }
 
 /*
- * ALTER COLUMN TYPE of column attnum of rel to newtype: each validated,
+ * ALTER COLUMN TYPE of column attnum of rel to newtype (or, from 17, SET
+ * EXPRESSION of a stored generated column, which rewrites the table and
+ * adds its dependent constraints again the same way): each validated,
  * enforced foreign key on the column that is added again with a check
  * scans the table at the other end too (under ACCESS EXCLUSIVE, which
  * ATPostAlterTypeCleanup() takes on it).  The finding names that other
  * table, since the altered one is already reported if it is rewritten.
+ * change says what the statement does to the column, for the DETAIL.
  */
 void
 mg_rule_alter_type_foreign_keys(Relation rel, AttrNumber attnum, Oid newtype,
-								bool rewrite, LOCKMODE lockmode,
-								MGAnalysis *analysis)
+								bool rewrite, const char *change,
+								LOCKMODE lockmode, MGAnalysis *analysis)
 {
 	Oid			relid = RelationGetRelid(rel);
 	List	   *conoids = mg_fks_on_column(relid, attnum);
@@ -498,8 +501,8 @@ mg_rule_alter_type_foreign_keys(Relation rel, AttrNumber attnum, Oid newtype,
 		relids = mg_fk_checked_relations(fk.conrelid, true, fk.confrelid);
 		mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, other, false, relids,
 					   lockmode,
-					   psprintf("Changing the type of column \"%s\" adds foreign key \"%s\" again and validates it, which checks every row of table \"%s\" against table \"%s\" with a join that can read both in full; the size given is that of both.",
-								get_attname(relid, attnum, false),
+					   psprintf("%s \"%s\" adds foreign key \"%s\" again and validates it, which checks every row of table \"%s\" against table \"%s\" with a join that can read both in full; the size given is that of both.",
+								change, get_attname(relid, attnum, false),
 								get_constraint_name(fk.conoid),
 								mg_relation_name(fk.conrelid),
 								mg_relation_name(fk.confrelid)),

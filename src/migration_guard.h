@@ -321,6 +321,7 @@ extern void mg_rule_attach_foreign_keys(Relation parent, Relation attachrel,
 										MGAnalysis *analysis);
 extern void mg_rule_alter_type_foreign_keys(Relation rel, AttrNumber attnum,
 											Oid newtype, bool rewrite,
+											const char *change,
 											LOCKMODE lockmode,
 											MGAnalysis *analysis);
 extern void mg_rule_detach_partition(Relation parent, PartitionCmd *cmd,
