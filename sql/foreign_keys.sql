@@ -130,6 +130,11 @@ ANALYZE fd;
 ALTER TABLE pp DETACH PARTITION pp_1;
 \set VERBOSITY terse
 ALTER TABLE pp DETACH PARTITION pp_1 CONCURRENTLY;
+-- Where PostgreSQL refuses CONCURRENTLY, its error comes first.
+BEGIN;
+ALTER TABLE pp DETACH PARTITION pp_1 CONCURRENTLY;
+ROLLBACK;
+DO $$ BEGIN ALTER TABLE pp DETACH PARTITION pp_1 CONCURRENTLY; END $$;
 SELECT rule, verdict, relation, est_rows FROM migration_guard.check(
     'ALTER TABLE pp DETACH PARTITION pp_1');
 SELECT FROM pg_stat_force_next_flush();

@@ -41,6 +41,7 @@
 #include "access/htup_details.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/partition.h"
@@ -49,6 +50,7 @@
 #include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
+#include "catalog/pg_partitioned_table.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "parser/parse_coerce.h"
@@ -513,6 +515,25 @@ mg_rule_alter_type_foreign_keys(Relation rel, AttrNumber attnum, Oid newtype,
 /* ---- DETACH PARTITION ---- */
 
 /*
+ * Has the partitioned table a DEFAULT partition?  DETACH CONCURRENTLY is
+ * then refused by PostgreSQL.
+ */
+static bool
+mg_has_default_partition(Relation parent)
+{
+	HeapTuple	tp = SearchSysCache1(PARTRELID,
+									 ObjectIdGetDatum(RelationGetRelid(parent)));
+	bool		has_default = false;
+
+	if (HeapTupleIsValid(tp))
+	{
+		has_default = OidIsValid(((Form_pg_partitioned_table) GETSTRUCT(tp))->partdefid);
+		ReleaseSysCache(tp);
+	}
+	return has_default;
+}
+
+/*
  * DETACH PARTITION [CONCURRENTLY]: for every foreign key that references
  * the partitioned table, PostgreSQL checks that no referencing row points
  * into the partition (ATDetachCheckNoForeignKeyRefs(), for the keys that
@@ -535,6 +556,11 @@ mg_rule_detach_partition(Relation parent, PartitionCmd *cmd, LOCKMODE lockmode,
 	if (!OidIsValid(partoid) || !get_rel_relispartition(partoid) ||
 		get_partition_parent(partoid, true) != parentoid)
 		return;					/* PostgreSQL reports it */
+	/* CONCURRENTLY: PostgreSQL's errors come first (see utility.c). */
+	if (cmd->concurrent &&
+		(IsTransactionBlock() || IsSubTransaction() ||
+		 !mg_current_is_top_level() || mg_has_default_partition(parent)))
+		return;
 
 	conrel = table_open(ConstraintRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_constraint_confrelid, BTEqualStrategyNumber,

@@ -70,6 +70,7 @@ typedef struct MGStatement
 	PlannedStmt *pstmt;			/* to compute it later */
 	const char *query_string;
 	MemoryContext cxt;			/* where judged_relids lives */
+	bool		top_level;		/* PROCESS_UTILITY_TOPLEVEL */
 	struct MGStatement *outer;
 } MGStatement;
 
@@ -193,6 +194,7 @@ mg_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
 	stmt.pstmt = pstmt;
 	stmt.query_string = queryString;
 	stmt.cxt = CurrentMemoryContext;
+	stmt.top_level = context == PROCESS_UTILITY_TOPLEVEL;
 	stmt.outer = mg_current_statement;
 
 	/*
@@ -276,6 +278,17 @@ const char *
 mg_current_command(void)
 {
 	return mg_current_statement ? mg_current_statement->command : "statement";
+}
+
+/*
+ * Is the statement being judged at top level, as PostgreSQL's isTopLevel
+ * tells PreventInTransactionBlock()?  Outside the hook (the statements
+ * migration_guard.check() analyses) it counts as top level.
+ */
+bool
+mg_current_is_top_level(void)
+{
+	return mg_current_statement ? mg_current_statement->top_level : true;
 }
 
 const char *

@@ -239,6 +239,7 @@ extern bool mg_in_maintenance_window(void);
 extern void mg_install_hooks(void);
 extern const char *mg_current_command(void);
 extern const char *mg_current_statement_text(void);
+extern bool mg_current_is_top_level(void);
 
 /* mg_policy.c */
 extern const char *mg_rule_name(MGRule rule);
