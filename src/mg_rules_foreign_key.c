@@ -344,15 +344,23 @@ mg_fk_index_opclass(Oid indexoid, AttrNumber pkattnum)
 	return opclass;
 }
 
+/* What ATAddForeignKeyConstraint() makes of a key column added again */
+typedef enum MGFKRecheck
+{
+	MG_FK_KEPT,					/* old_check_ok stays: no check */
+	MG_FK_CHECKED,				/* validated again */
+	MG_FK_INVALID				/* "cannot be implemented": PostgreSQL's error */
+} MGFKRecheck;
+
 /*
  * Would ATAddForeignKeyConstraint() keep old_check_ok for key column i of
  * fk after the referencing column becomes newfktype and the referenced one
  * newpktype?  It recomputes the equality operator as it does for a new key
  * and compares it, then the cast from the referencing column to it.  Only a
- * btree key is understood; anything else is revalidated (false).
+ * btree key is understood; anything else is assumed checked.
  */
-static bool
-mg_fk_column_check_ok(const MGForeignKey *fk, int i, Oid oldfktype,
+static MGFKRecheck
+mg_fk_column_recheck(const MGForeignKey *fk, int i, Oid oldfktype,
 					  Oid newfktype, Oid oldpktype, Oid newpktype)
 {
 	Oid			opclass = mg_fk_index_opclass(fk->conindid, fk->confkey[i]);
@@ -369,15 +377,15 @@ mg_fk_column_check_ok(const MGForeignKey *fk, int i, Oid oldfktype,
 	CoercionPathType newpath;
 
 	if (!OidIsValid(opclass))
-		return false;
+		return MG_FK_CHECKED;
 	amoid = mg_relation_am(fk->conindid);
 	if (amoid != BTREE_AM_OID)
-		return false;
+		return MG_FK_CHECKED;
 	/* A rebuilt index takes the new type's default for a default opclass. */
 	if (newpktype != oldpktype && opclass == GetDefaultOpClass(oldpktype, amoid))
 		opclass = GetDefaultOpClass(newpktype, amoid);
 	if (!OidIsValid(opclass))
-		return false;
+		return MG_FK_INVALID;	/* the index cannot be built: its error */
 	opfamily = get_opclass_family(opclass);
 	opcintype = get_opclass_input_type(opclass);
 
@@ -392,33 +400,35 @@ mg_fk_column_check_ok(const MGForeignKey *fk, int i, Oid oldfktype,
 		Oid			target[2] = {opcintype, opcintype};
 
 		if (!can_coerce_type(2, input, target, COERCION_IMPLICIT))
-			return false;		/* PostgreSQL raises "cannot be implemented" */
+			return MG_FK_INVALID;
 		pfeqop = get_opfamily_member(opfamily, opcintype, opcintype,
 									 BTEqualStrategyNumber);
 		right = opcintype;
 	}
 	if (pfeqop != fk->conpfeqop[i])
-		return false;
+		return MG_FK_CHECKED;
 
 	oldpath = mg_fk_cast(right, oldfktype, &oldfunc);
 	newpath = mg_fk_cast(right, newfktype, &newfunc);
-	return oldpath == newpath && oldfunc == newfunc &&
-		(!IsPolymorphicType(right) || newfktype == oldfktype);
+	if (oldpath == newpath && oldfunc == newfunc &&
+		(!IsPolymorphicType(right) || newfktype == oldfktype))
+		return MG_FK_KEPT;
+	return MG_FK_CHECKED;
 }
 
 /*
  * Is foreign key fk validated again when column attnum of relid changes
  * from oldtype to newtype?  Always after a rewrite of the altered table;
- * otherwise when a key column's operator or cast changes.
+ * otherwise when a key column's operator or cast changes.  Not when the key
+ * cannot be implemented for the new type: PostgreSQL then raises its error.
  */
 static bool
 mg_fk_revalidated(const MGForeignKey *fk, Oid relid, AttrNumber attnum,
 				  Oid newtype, bool rewrite)
 {
+	bool		checked = rewrite;
 	int			i;
 
-	if (rewrite)
-		return true;
 	for (i = 0; i < fk->nkeys; i++)
 	{
 		bool		fkside = fk->conrelid == relid && fk->conkey[i] == attnum;
@@ -428,11 +438,19 @@ mg_fk_revalidated(const MGForeignKey *fk, Oid relid, AttrNumber attnum,
 
 		if (!fkside && !pkside)
 			continue;
-		if (!mg_fk_column_check_ok(fk, i, fktype, fkside ? newtype : fktype,
-								   pktype, pkside ? newtype : pktype))
-			return true;
+		switch (mg_fk_column_recheck(fk, i, fktype, fkside ? newtype : fktype,
+									 pktype, pkside ? newtype : pktype))
+		{
+			case MG_FK_INVALID:
+				return false;
+			case MG_FK_CHECKED:
+				checked = true;
+				break;
+			case MG_FK_KEPT:
+				break;
+		}
 	}
-	return false;
+	return checked;
 }
 
 /*
