@@ -92,6 +92,14 @@ CREATE TABLE fk_nv (pid int);
 INSERT INTO fk_nv SELECT g FROM generate_series(1, 8000) g;
 ALTER TABLE fk_nv ADD CONSTRAINT fk_nv_pid FOREIGN KEY (pid) REFERENCES pk NOT VALID;
 ALTER TABLE fk_nv ALTER COLUMN pid TYPE bigint;
+-- A partition's own key on the column is added again too.
+CREATE TABLE fkp (k int, pid int) PARTITION BY RANGE (k);
+CREATE TABLE fkp_1 PARTITION OF fkp FOR VALUES FROM (0) TO (100000);
+INSERT INTO fkp SELECT g, g FROM generate_series(1, 8000) g;
+ANALYZE fkp_1;
+ALTER TABLE fkp_1 ADD CONSTRAINT fkp_1_pid FOREIGN KEY (pid) REFERENCES pk NOT VALID;
+ALTER TABLE fkp_1 VALIDATE CONSTRAINT fkp_1_pid;
+ALTER TABLE fkp ALTER COLUMN pid TYPE bigint;
 -- The recipe: drop the key, change the type, add it back NOT VALID.
 ALTER TABLE fk DROP CONSTRAINT fk_pid;
 ALTER TABLE fk ALTER COLUMN pid TYPE bigint;

@@ -504,29 +504,45 @@ mg_rule_alter_type_foreign_keys(Relation rel, AttrNumber attnum, Oid newtype,
 								LOCKMODE lockmode, MGAnalysis *analysis)
 {
 	Oid			relid = RelationGetRelid(rel);
-	List	   *conoids = mg_fks_on_column(relid, attnum);
-	ListCell   *lc;
+	char	   *colname = get_attname(relid, attnum, false);
+	List	   *rels;
+	ListCell   *lcr;
 
-	foreach(lc, conoids)
+	/*
+	 * The change recurses to partitions and children (PostgreSQL refuses it
+	 * with ONLY), each adding its own keys on the column again.
+	 */
+	rels = has_subclass(relid) ? find_all_inheritors(relid, NoLock, NULL) :
+		list_make1_oid(relid);
+	foreach(lcr, rels)
 	{
-		MGForeignKey fk;
-		Oid			other;
-		List	   *relids;
+		Oid			tableid = lfirst_oid(lcr);
+		AttrNumber	colnum = get_attnum(tableid, colname);
+		ListCell   *lc;
 
-		if (!mg_read_foreign_key(lfirst_oid(lc), &fk) ||
-			OidIsValid(fk.conparentid) || !fk.validated || !fk.enforced ||
-			!mg_fk_revalidated(&fk, relid, attnum, newtype, rewrite))
+		if (colnum == InvalidAttrNumber)
 			continue;
-		other = fk.conrelid == relid ? fk.confrelid : fk.conrelid;
-		relids = mg_fk_checked_relations(fk.conrelid, true, fk.confrelid);
-		mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, other, false, relids,
-					   lockmode,
-					   psprintf("%s \"%s\" adds foreign key \"%s\" again and validates it, which checks every row of table \"%s\" against table \"%s\" with a join that can read both in full; the size given is that of both.",
-								change, get_attname(relid, attnum, false),
-								get_constraint_name(fk.conoid),
-								mg_relation_name(fk.conrelid),
-								mg_relation_name(fk.confrelid)),
-					   pstrdup(MG_FK_TYPE_HINT));
+		foreach(lc, mg_fks_on_column(tableid, colnum))
+		{
+			MGForeignKey fk;
+			Oid			other;
+			List	   *relids;
+
+			if (!mg_read_foreign_key(lfirst_oid(lc), &fk) ||
+				OidIsValid(fk.conparentid) || !fk.validated || !fk.enforced ||
+				!mg_fk_revalidated(&fk, tableid, colnum, newtype, rewrite))
+				continue;
+			other = fk.conrelid == tableid ? fk.confrelid : fk.conrelid;
+			relids = mg_fk_checked_relations(fk.conrelid, true, fk.confrelid);
+			mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, other, false, relids,
+						   lockmode,
+						   psprintf("%s \"%s\" adds foreign key \"%s\" again and validates it, which checks every row of table \"%s\" against table \"%s\" with a join that can read both in full; the size given is that of both.",
+									change, colname,
+									get_constraint_name(fk.conoid),
+									mg_relation_name(fk.conrelid),
+									mg_relation_name(fk.confrelid)),
+						   pstrdup(MG_FK_TYPE_HINT));
+		}
 	}
 }
 
