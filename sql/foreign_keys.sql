@@ -169,6 +169,9 @@ CREATE TABLE sr_2 PARTITION OF sr FOR VALUES FROM (100000) TO (200000);
 INSERT INTO sr SELECT g, NULL FROM generate_series(1, 12000) g;
 ANALYZE sr;
 ALTER TABLE sr DETACH PARTITION sr_2;
+-- With a DEFAULT partition, PostgreSQL refuses CONCURRENTLY: its error.
+CREATE TABLE sr_d PARTITION OF sr DEFAULT;
+ALTER TABLE sr DETACH PARTITION sr_2 CONCURRENTLY;
 RESET enable_indexscan;
 RESET enable_indexonlyscan;
 RESET enable_bitmapscan;

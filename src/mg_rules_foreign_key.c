@@ -45,12 +45,12 @@
 #include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/partition.h"
+#include "partitioning/partdesc.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_constraint.h"
 #include "catalog/pg_depend.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_inherits.h"
-#include "catalog/pg_partitioned_table.h"
 #include "catalog/pg_type.h"
 #include "commands/defrem.h"
 #include "parser/parse_coerce.h"
@@ -549,22 +549,19 @@ mg_rule_alter_type_foreign_keys(Relation rel, AttrNumber attnum, Oid newtype,
 /* ---- DETACH PARTITION ---- */
 
 /*
- * Has the partitioned table a DEFAULT partition?  DETACH CONCURRENTLY is
- * then refused by PostgreSQL.
+ * Is partoid a partition of parent that DETACH can detach, as PostgreSQL
+ * reads it from the partition descriptor (without one pending detach)?
  */
 static bool
-mg_has_default_partition(Relation parent)
+mg_is_attached_partition(Relation parent, Oid partoid)
 {
-	HeapTuple	tp = SearchSysCache1(PARTRELID,
-									 ObjectIdGetDatum(RelationGetRelid(parent)));
-	bool		has_default = false;
+	PartitionDesc partdesc = RelationGetPartitionDesc(parent, true);
+	int			i;
 
-	if (HeapTupleIsValid(tp))
-	{
-		has_default = OidIsValid(((Form_pg_partitioned_table) GETSTRUCT(tp))->partdefid);
-		ReleaseSysCache(tp);
-	}
-	return has_default;
+	for (i = 0; i < partdesc->nparts; i++)
+		if (partdesc->oids[i] == partoid)
+			return true;
+	return false;
 }
 
 /*
@@ -587,13 +584,13 @@ mg_rule_detach_partition(Relation parent, PartitionCmd *cmd, LOCKMODE lockmode,
 	List	   *fkrels = NIL;
 	ListCell   *lc;
 
-	if (!OidIsValid(partoid) || !get_rel_relispartition(partoid) ||
-		get_partition_parent(partoid, true) != parentoid)
+	if (!OidIsValid(partoid) || !mg_is_attached_partition(parent, partoid))
 		return;					/* PostgreSQL reports it */
-	/* CONCURRENTLY: PostgreSQL's errors come first (see utility.c). */
+	/* CONCURRENTLY: PostgreSQL's errors come first (utility.c, tablecmds.c). */
 	if (cmd->concurrent &&
 		(IsTransactionBlock() || IsSubTransaction() ||
-		 !mg_current_is_top_level() || mg_has_default_partition(parent)))
+		 !mg_current_is_top_level() ||
+		 OidIsValid(get_default_oid_from_partdesc(RelationGetPartitionDesc(parent, true)))))
 		return;
 
 	conrel = table_open(ConstraintRelationId, AccessShareLock);
