@@ -184,7 +184,10 @@ mg_with_children(Oid relid, bool recurse)
  * is partitioned; a foreign key references only the table itself
  * otherwise) unless there are no referencing rows (every join reads its
  * outer side first and stops when it is empty) or the referenced table is
- * too big for anything but index probes (MG_FK_FULL_READ_RATIO).
+ * too big for anything but index probes (MG_FK_FULL_READ_RATIO).  A
+ * referencing side that mg_measure_list() exempts (temporary, or created in
+ * this transaction) counts as no rows: the verdict stays what it was before
+ * the referenced side was counted.
  */
 static List *
 mg_fk_join_relations(List *fkside, Oid pkoid)
@@ -376,7 +379,9 @@ mg_fk_column_recheck(const MGForeignKey *fk, int i, Oid oldfktype,
 	CoercionPathType oldpath;
 	CoercionPathType newpath;
 
-	if (!OidIsValid(opclass))
+	/* A column dropped meanwhile: PostgreSQL will tell. */
+	if (!OidIsValid(opclass) || !OidIsValid(oldfktype) || !OidIsValid(newfktype) ||
+		!OidIsValid(oldpktype) || !OidIsValid(newpktype))
 		return MG_FK_CHECKED;
 	amoid = mg_relation_am(fk->conindid);
 	if (amoid != BTREE_AM_OID)
@@ -504,9 +509,12 @@ mg_rule_alter_type_foreign_keys(Relation rel, AttrNumber attnum, Oid newtype,
 								LOCKMODE lockmode, MGAnalysis *analysis)
 {
 	Oid			relid = RelationGetRelid(rel);
-	char	   *colname = get_attname(relid, attnum, false);
+	char	   *colname = get_attname(relid, attnum, true);
 	List	   *rels;
 	ListCell   *lcr;
+
+	if (colname == NULL)
+		return;
 
 	/*
 	 * The change recurses to partitions and children (PostgreSQL refuses it
@@ -526,6 +534,7 @@ mg_rule_alter_type_foreign_keys(Relation rel, AttrNumber attnum, Oid newtype,
 		{
 			MGForeignKey fk;
 			Oid			other;
+			char	   *conname;
 			List	   *relids;
 
 			if (!mg_read_foreign_key(lfirst_oid(lc), &fk) ||
@@ -533,12 +542,14 @@ mg_rule_alter_type_foreign_keys(Relation rel, AttrNumber attnum, Oid newtype,
 				!mg_fk_revalidated(&fk, tableid, colnum, newtype, rewrite))
 				continue;
 			other = fk.conrelid == tableid ? fk.confrelid : fk.conrelid;
+			conname = get_constraint_name(fk.conoid);
+			if (conname == NULL)
+				continue;		/* dropped meanwhile */
 			relids = mg_fk_checked_relations(fk.conrelid, true, fk.confrelid);
 			mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, other, false, relids,
 						   lockmode,
 						   psprintf("%s \"%s\" adds foreign key \"%s\" again and validates it, which checks every row of table \"%s\" against table \"%s\" with a join that can read both in full; the size given is that of both.",
-									change, colname,
-									get_constraint_name(fk.conoid),
+									change, colname, conname,
 									mg_relation_name(fk.conrelid),
 									mg_relation_name(fk.confrelid)),
 						   pstrdup(MG_FK_TYPE_HINT));
