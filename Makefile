@@ -29,6 +29,7 @@ OBJS = \
 	src/mg_rules_column.o \
 	src/mg_rules_constraint.o \
 	src/mg_rules_copy.o \
+	src/mg_rules_foreign_key.o \
 	src/mg_rules_index.o \
 	src/mg_rules_lock_only.o \
 	src/mg_rules_maintenance.o \
@@ -49,7 +50,7 @@ PG_CPPFLAGS = -DMG_VERSION=\"$(EXTVERSION)\"
 
 # Tests run on a throwaway server that pg_regress starts with the guard
 # preloaded (see migration_guard.conf); test/run-tests.sh drives them.
-REGRESS = setup add_column alter_type constraints indexes partitions \
+REGRESS = setup add_column alter_type constraints foreign_keys indexes partitions \
 	maintenance nested security guc size estimate lock_timeout audit check agree \
 	privileges extension_objects strict_input oldextversions leftovers \
 	backfill held_lock check_xact version_specific replica database_copy \

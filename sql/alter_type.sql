@@ -87,8 +87,9 @@ ANALYZE cp;
 SELECT rule, verdict, relation, est_rows FROM migration_guard.check(
     'ALTER TABLE cp ALTER COLUMN v TYPE text');
 
--- On a partitioned table, an index that the change rebuilds is rebuilt on
--- every partition; a relabeling that keeps the operator class keeps it.
+-- On a partitioned table, an index on the column is created again, with
+-- its index on every partition, even by a relabeling that keeps the
+-- operator class: TryReuseIndex() keeps the storage of plain indexes only.
 CREATE TABLE ip (k int, v varchar(64)) PARTITION BY RANGE (k);
 CREATE TABLE ip1 PARTITION OF ip FOR VALUES FROM (0) TO (100);
 CREATE TABLE ip2 PARTITION OF ip FOR VALUES FROM (100) TO (200);
@@ -100,9 +101,23 @@ SELECT rule, verdict, relation, est_rows FROM migration_guard.check(
 ALTER TABLE ip ALTER COLUMN v TYPE varchar(127);
 SELECT relfilenode AS ip1_file FROM pg_class WHERE relname = 'ip1_v_idx' \gset
 SET migration_guard.mode = off;
+ALTER TABLE ip ALTER COLUMN v TYPE varchar(127);
+RESET migration_guard.mode;
+SELECT relfilenode <> :ip1_file AS rebuilt FROM pg_class WHERE relname = 'ip1_v_idx';
+SELECT relfilenode AS ip1_file FROM pg_class WHERE relname = 'ip1_v_idx' \gset
+SET migration_guard.mode = off;
 ALTER TABLE ip ALTER COLUMN v TYPE varchar(64) COLLATE "C";
 RESET migration_guard.mode;
 SELECT relfilenode <> :ip1_file AS rebuilt FROM pg_class WHERE relname = 'ip1_v_idx';
+-- The recipe: drop the index, change the type, then build the index again
+-- without blocking writes.
+DROP INDEX ip_v;
+ALTER TABLE ip ALTER COLUMN v TYPE varchar(200) COLLATE "C";
+CREATE INDEX ip_v ON ONLY ip (v);
+CREATE INDEX CONCURRENTLY ip1_v ON ip1 (v);
+CREATE INDEX CONCURRENTLY ip2_v ON ip2 (v);
+ALTER INDEX ip_v ATTACH PARTITION ip1_v;
+ALTER INDEX ip_v ATTACH PARTITION ip2_v;
 
 -- A statement PostgreSQL rejects gets PostgreSQL's error (from 18 on with
 -- its position: alter_type_1.out).

@@ -75,6 +75,15 @@ REFRESH MATERIALIZED VIEW mv_small;
 -- The safe recipe.
 CREATE UNIQUE INDEX CONCURRENTLY mv_count_n ON mv_count (n);
 REFRESH MATERIALIZED VIEW CONCURRENTLY mv_count;
+-- Created WITH NO DATA, it is empty: REFRESH fills it from its query all the
+-- same, sized by what the query reads.  CONCURRENTLY is refused for it, so
+-- the hint says to create it WITH DATA instead.
+CREATE MATERIALIZED VIEW mv_nodata AS SELECT count(*) AS n FROM t WITH NO DATA;
+\set VERBOSITY default
+REFRESH MATERIALIZED VIEW mv_nodata;
+\set VERBOSITY terse
+DROP MATERIALIZED VIEW mv_nodata;
+CREATE MATERIALIZED VIEW mv_nodata AS SELECT count(*) AS n FROM t WITH DATA;
 
 -- Safe maintenance
 VACUUM t;

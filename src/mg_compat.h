@@ -94,6 +94,13 @@
 #define MG_GENERATED_IS_VIRTUAL(con) (false)
 #endif
 
+/* pg_constraint.conenforced is 18+; before, every constraint is enforced. */
+#if MG_PG18_GTE
+#define MG_CONFORM_IS_ENFORCED(conform) ((conform)->conenforced)
+#else
+#define MG_CONFORM_IS_ENFORCED(conform) (true)
+#endif
+
 /* GUC "extra" data: guc_malloc()/guc_free() from 16, plain malloc before. */
 #if MG_PG16_GTE
 #define mg_guc_malloc(size) guc_malloc(LOG, size)

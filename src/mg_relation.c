@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_inherits.h"
+
 #include "access/relation.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -32,6 +34,19 @@
 
 #include "migration_guard.h"
 #include "mg_compat.h"
+
+/*
+ * The relations a finding with these fields is measured on (mg_decide()).
+ */
+static List *
+mg_finding_relations(Oid relid, bool recurse, List *relids)
+{
+	if (relids != NIL)
+		return list_copy(relids);
+	if (recurse && has_subclass(relid))
+		return find_all_inheritors(relid, NoLock, NULL);
+	return list_make1_oid(relid);
+}
 
 /*
  * Record a finding, unless the same rule already fired on the same relation
@@ -55,11 +70,16 @@ mg_add_finding(MGAnalysis *analysis, MGRule rule, Oid relid, bool recurse,
 		f = (MGFinding *) lfirst(lc);
 		if (f->rule == rule && f->relid == relid)
 		{
+			/*
+			 * The union of what both touch; an exact list may name relations
+			 * that are not relid's partitions (a referenced table, say).
+			 */
+			if (f->relids != NIL || relids != NIL)
+				f->relids = list_concat_unique_oid(mg_finding_relations(f->relid, f->recurse,
+																		f->relids),
+												   mg_finding_relations(relid, recurse,
+																		relids));
 			f->recurse |= recurse;
-			if (f->relids == NIL || relids == NIL)
-				f->relids = NIL;
-			else
-				f->relids = list_concat_unique_oid(f->relids, relids);
 			f->lockmode = Max(f->lockmode, lockmode);
 			return;
 		}

@@ -124,17 +124,26 @@ mg_rule_set_expression(Relation rel, const char *colname, LOCKMODE lockmode,
 {
 	HeapTuple	tp = SearchSysCacheAttName(RelationGetRelid(rel), colname);
 	bool		stored;
+	AttrNumber	attnum;
+	Oid			atttype;
 
 	if (!HeapTupleIsValid(tp))
 		return;
 	stored = ((Form_pg_attribute) GETSTRUCT(tp))->attgenerated == ATTRIBUTE_GENERATED_STORED;
+	attnum = ((Form_pg_attribute) GETSTRUCT(tp))->attnum;
+	atttype = ((Form_pg_attribute) GETSTRUCT(tp))->atttypid;
 	ReleaseSysCache(tp);
-	if (stored)
-		mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, RelationGetRelid(rel),
-					   recurse, NIL, lockmode,
-					   psprintf("Changing the expression of stored generated column \"%s\" recomputes it for every row, which rewrites the table.",
-								colname),
-					   pstrdup("Add a new stored generated column with the new expression in a maintenance window, or replace the column with a plain one filled by a trigger and backfilled in batches."));
+	if (!stored)
+		return;
+	mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, RelationGetRelid(rel),
+				   recurse, NIL, lockmode,
+				   psprintf("Changing the expression of stored generated column \"%s\" recomputes it for every row, which rewrites the table.",
+							colname),
+				   pstrdup("Add a new stored generated column with the new expression in a maintenance window, or replace the column with a plain one filled by a trigger and backfilled in batches."));
+	/* The rewrite adds the column's foreign keys again, validated. */
+	mg_rule_alter_type_foreign_keys(rel, attnum, atttype, true,
+									"Changing the expression of column", lockmode,
+									analysis);
 }
 #endif
 
@@ -307,6 +316,12 @@ mg_rules_alter_table(AlterTableStmt *stmt, MGAnalysis *analysis)
 			case AT_ValidateConstraint:
 				mg_rule_validate_constraint(rel, cmd->name, lockmode, recurse,
 											analysis);
+				break;
+			case AT_DetachPartition:
+				if (stmt->objtype == OBJECT_TABLE &&
+					rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+					mg_rule_detach_partition(rel, (PartitionCmd *) cmd->def,
+											 lockmode, analysis);
 				break;
 			case AT_AttachPartition:
 				if (stmt->objtype == OBJECT_TABLE)

@@ -750,6 +750,7 @@ mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
 	bool		serial = mg_is_serial_type(def->typeName);
 	List	   *checks = NIL;
 	List	   *foreign = NIL;
+	List	   *fkrelids = NIL;
 	bool		has_index = false;
 	bool		invalid = false;
 	char	   *reason = NULL;
@@ -854,10 +855,14 @@ mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
 								def->colname),
 					   pstrdup("Add the column first, then ALTER TABLE ... ADD CONSTRAINT ... CHECK (...) NOT VALID, then ALTER TABLE ... VALIDATE CONSTRAINT, which does not block writes."));
 
+	foreach(lc, foreign)
+		fkrelids = list_concat_unique_oid(fkrelids,
+										  mg_fk_checked_relations(relid, recurse,
+																  mg_lookup_relation(((Constraint *) lfirst(lc))->pktable)));
 	if (foreign != NIL && fk_validated)
-		mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, relid, recurse, NIL,
+		mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, relid, recurse, fkrelids,
 					   Max(lockmode, ShareRowExclusiveLock),
-					   psprintf("Adding column \"%s\" with a default and a FOREIGN KEY checks every row against the referenced table.",
+					   psprintf("Adding column \"%s\" with a default and a FOREIGN KEY checks every row against the referenced table, with a join that can read both in full; the size given is that of both.",
 								def->colname),
 					   pstrdup("Add the column, then ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, then ALTER TABLE ... VALIDATE CONSTRAINT, which does not block writes."));
 }
@@ -1228,8 +1233,14 @@ mg_rule_alter_column_type(Relation rel, AlterTableCmd *cmd, LOCKMODE lockmode,
 								cmd->name, format_type_be(oldtype),
 								format_type_with_typemod(targettype, targettypmod)),
 					   pstrdup("Add a new column of the new type, keep both in sync with a trigger, backfill it in batches, then swap the columns in one short transaction.  Changes that only relabel the data (varchar(n) to a larger n or to text, numeric to a larger precision at the same scale) do not rewrite."));
+		mg_rule_alter_type_foreign_keys(rel, attnum, targettype, true,
+										"Changing the type of column", lockmode,
+										analysis);
 		return;
 	}
+	mg_rule_alter_type_foreign_keys(rel, attnum, targettype, false,
+									"Changing the type of column", lockmode,
+									analysis);
 	if (!mg_column_def_collation(def, targettype, &targetcoll))
 		targetcoll = InvalidOid;	/* unknown: indexes on the column are rebuilt */
 
@@ -1240,8 +1251,26 @@ mg_rule_alter_column_type(Relation rel, AlterTableCmd *cmd, LOCKMODE lockmode,
 		Oid			indexoid = lfirst_oid(lc);
 		bool		uses_column;
 
-		if (!mg_index_survives_type_change(indexoid, attnum, oldtype, oldcoll,
-										   targettype, targetcoll, &uses_column))
+		bool		survives;
+
+		survives = mg_index_survives_type_change(indexoid, attnum, oldtype, oldcoll,
+												 targettype, targetcoll, &uses_column);
+
+		/*
+		 * A partitioned index on the column is always created again, and its
+		 * partitions' indexes with it, from scratch: TryReuseIndex() keeps
+		 * the storage of plain indexes only.
+		 */
+		if (uses_column && rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		{
+			mg_add_finding(analysis, MG_RULE_BLOCKING_INDEX_BUILD, relid, true, NIL,
+						   lockmode,
+						   psprintf("Changing the type of column \"%s\" of a partitioned table does not rewrite it, but partitioned index \"%s\" on the column is created again, which builds its index on every partition.",
+									cmd->name, get_rel_name(indexoid)),
+						   pstrdup("Drop the index, change the type, then build the index again without blocking writes: CREATE INDEX ON ONLY the partitioned table, CREATE INDEX CONCURRENTLY on each partition, then ALTER INDEX ... ATTACH PARTITION for each."));
+			break;
+		}
+		if (!survives)
 		{
 			mg_add_finding(analysis, MG_RULE_BLOCKING_INDEX_BUILD, relid, recurse, NIL,
 						   lockmode,

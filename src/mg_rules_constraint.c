@@ -451,9 +451,11 @@ mg_rule_add_constraint(Relation rel, Constraint *con, LOCKMODE lockmode,
 				break;
 			if (!OidIsValid(mg_lookup_relation(con->pktable)))
 				break;			/* PostgreSQL reports the missing table */
-			mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, relid, recurse, NIL,
+			mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, relid, recurse,
+						   mg_fk_checked_relations(relid, recurse,
+												   mg_lookup_relation(con->pktable)),
 						   lockmode,
-						   psprintf("Adding a FOREIGN KEY without NOT VALID checks every existing row against table \"%s\", holding SHARE ROW EXCLUSIVE lock on both tables, which blocks writes to both.",
+						   psprintf("Adding a FOREIGN KEY without NOT VALID checks every existing row against table \"%s\" with a join that can read both tables in full, holding SHARE ROW EXCLUSIVE lock on both, which blocks writes to both; the size given is that of both.",
 									mg_fk_target_name(con)),
 						   pstrdup(MG_NOT_VALID_HINT));
 			break;

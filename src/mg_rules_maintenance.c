@@ -308,6 +308,24 @@ mg_add_query_relations(Oid viewoid, List **relids, List **seen)
 }
 
 /*
+ * Is the materialized view populated (pg_class.relispopulated)?  A WITH NO
+ * DATA one is empty, and REFRESH fills it from its query just the same.
+ */
+static bool
+mg_matview_is_populated(Oid relid)
+{
+	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		populated = true;
+
+	if (HeapTupleIsValid(tp))
+	{
+		populated = ((Form_pg_class) GETSTRUCT(tp))->relispopulated;
+		ReleaseSysCache(tp);
+	}
+	return populated;
+}
+
+/*
  * REFRESH MATERIALIZED VIEW without CONCURRENTLY.  WITH NO DATA only
  * empties it, which is quick.  Otherwise the materialized view stays under
  * ACCESS EXCLUSIVE while its defining query runs (refresh_by_heap_swap()
@@ -335,7 +353,9 @@ mg_rules_refresh_matview(RefreshMatViewStmt *stmt, MGAnalysis *analysis)
 	mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, relid, false, relids,
 				   AccessExclusiveLock,
 				   pstrdup("REFRESH MATERIALIZED VIEW without CONCURRENTLY runs its defining query and writes the result into a new copy; the size given is that of the materialized view and of the relations its query reads."),
-				   pstrdup("Use REFRESH MATERIALIZED VIEW CONCURRENTLY, which lets queries read the old contents meanwhile; it needs a unique index on the materialized view."));
+				   mg_matview_is_populated(relid) ?
+				   pstrdup("Use REFRESH MATERIALIZED VIEW CONCURRENTLY, which lets queries read the old contents meanwhile; it needs a unique index on the materialized view.") :
+				   pstrdup("A materialized view that is not populated cannot be refreshed CONCURRENTLY: drop it and create it again WITH DATA, which locks no existing relation against writes, before anything uses it."));
 }
 
 /*

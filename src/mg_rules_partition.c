@@ -479,6 +479,8 @@ mg_rule_attach_partition(Relation parent, PartitionCmd *cmd,
 	}
 	if (valid)
 		built = mg_attach_index_builds(parent, attachrel);
+	if (valid)
+		mg_rule_attach_foreign_keys(parent, attachrel, analysis);
 	mg_close_relation(attachrel);
 	if (!valid)
 		return;

@@ -105,3 +105,14 @@ mg_current_statement_is_top_level(void)
 		return true;
 	return stmt->top_level && !IsTransactionBlock() && !IsSubTransaction();
 }
+
+/*
+ * Is the statement being judged at top level, as PostgreSQL's isTopLevel
+ * tells PreventInTransactionBlock()?  Outside the hook (the statements
+ * migration_guard.check() analyses) it counts as top level.
+ */
+bool
+mg_current_is_top_level(void)
+{
+	return mg_current_statement ? mg_current_statement->top_level : true;
+}

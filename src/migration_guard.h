@@ -339,6 +339,7 @@ extern const char *mg_statement_text(PlannedStmt *pstmt, const char *queryString
 extern const char *mg_current_command(void);
 extern const char *mg_current_statement_text(void);
 extern bool mg_current_statement_is_top_level(void);
+extern bool mg_current_is_top_level(void);
 
 /* mg_policy.c */
 extern void mg_judge_findings(MGAnalysis *analysis, List **judged_relids);
@@ -426,6 +427,18 @@ extern void mg_rules_alter_domain(AlterDomainStmt *stmt, MGAnalysis *analysis);
 extern void mg_rule_validate_constraint(Relation rel, const char *conname,
 										LOCKMODE lockmode, bool recurse,
 										MGAnalysis *analysis);
+
+/* mg_rules_foreign_key.c */
+extern List *mg_fk_checked_relations(Oid fkrelid, bool recurse, Oid pkoid);
+extern void mg_rule_attach_foreign_keys(Relation parent, Relation attachrel,
+										MGAnalysis *analysis);
+extern void mg_rule_alter_type_foreign_keys(Relation rel, AttrNumber attnum,
+											Oid newtype, bool rewrite,
+											const char *change,
+											LOCKMODE lockmode,
+											MGAnalysis *analysis);
+extern void mg_rule_detach_partition(Relation parent, PartitionCmd *cmd,
+									 LOCKMODE lockmode, MGAnalysis *analysis);
 
 /* mg_rules_copy.c */
 extern void mg_rules_copy(CopyStmt *stmt, MGAnalysis *analysis);

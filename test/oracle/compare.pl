@@ -100,11 +100,22 @@ sub guard_lines_only
     my @lines = @_;
     my $in_block = 0;
     my $in_context = 0;
+    my $in_quote = 0;    # inside a quoted statement that spans lines
     for my $l (@lines)
     {
+        if ($in_quote)
+        {
+            $in_quote = 0 if (($l =~ tr/"//) % 2) == 1;
+            next;
+        }
         if ($l =~ $GUARD_WARNING) { $in_block = 1; $in_context = 0; next; }
         return 0 unless $in_block;
-        if ($l =~ /^(?:DETAIL|HINT):  /) { $in_context = 0; next; }
+        if ($l =~ /^(?:DETAIL|HINT):  /)
+        {
+            $in_context = 0;
+            $in_quote = (($l =~ tr/"//) % 2) == 1;
+            next;
+        }
         if ($l =~ /^CONTEXT:  /) { $in_context = 1; next; }
         next if $in_context && $l =~ /^(?:PL\/pgSQL |SQL |extension script|while )/;
         return 0;
