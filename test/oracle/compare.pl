@@ -248,9 +248,17 @@ sub covers
     {
         return 1 if $p->{rel} == $w->{rel} || $p->{rel} == $w->{subject};
         return 1 if grep { $_ == $p->{rel} } @{ $w->{ancestors} };
-        return 0;
     }
-    return $p->{name} eq $w->{subjname} || $p->{name} eq $w->{name};
+    else
+    {
+        return 1 if $p->{name} eq $w->{subjname} || $p->{name} eq $w->{name};
+    }
+    # the other tables its DETAIL says it works on (a foreign key's)
+    for my $t (split /\|/, $p->{also} // '')
+    {
+        return 1 if $t eq $w->{subjname} || $t eq $w->{name};
+    }
+    return 0;
 }
 
 my %KIND = (r => 'new relfilenode', i => 'index build', s => 'scan');

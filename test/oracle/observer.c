@@ -119,6 +119,8 @@ typedef struct ObsPred
 	char	   *message;
 	char	   *rule;
 	char	   *name;
+	char	   *also;			/* other tables the DETAIL says it works on:
+								 * its 'table "x"' phrases, '|'-separated */
 } ObsPred;
 
 typedef struct ObsScanEntry
@@ -586,6 +588,8 @@ obs_write(ObsStmt *s, bool ok)
 		appendStringInfoChar(&buf, ',');
 		obs_json_str(&buf, "name", p->name);
 		appendStringInfoChar(&buf, ',');
+		obs_json_str(&buf, "also", p->also);
+		appendStringInfoChar(&buf, ',');
 		obs_json_str(&buf, "message", p->message);
 		appendStringInfoChar(&buf, '}');
 		first = false;
@@ -649,6 +653,32 @@ obs_xact_callback(XactEvent event, void *arg)
 }
 
 /*
+ * The tables a warning's DETAIL names as worked on too (a foreign key's
+ * other table: 'against table "x"', 'of table "x"'), '|'-separated.
+ */
+static char *
+obs_detail_tables(const char *detail)
+{
+	StringInfoData buf;
+	const char *p = detail;
+
+	initStringInfo(&buf);
+	while (p != NULL && (p = strstr(p, "table \"")) != NULL)
+	{
+		const char *start = p + strlen("table \"");
+		const char *end = strchr(start, '"');
+
+		if (end == NULL)
+			break;
+		if (buf.len > 0)
+			appendStringInfoChar(&buf, '|');
+		appendBinaryStringInfo(&buf, start, end - start);
+		p = end + 1;
+	}
+	return buf.data;
+}
+
+/*
  * The guard's verdicts: its warnings with SQLSTATE MG001.  The message
  * says the rule ("would rewrite", "would build an index on", "would scan")
  * and ends with the relation's qualified name in double quotes.
@@ -671,6 +701,7 @@ obs_emit_log(ErrorData *edata)
 			strstr(msg, " would build an index on ") ? "blocking_index_build" :
 			strstr(msg, " would scan ") ? "validation_scan" : "other";
 		p->name = (open && close > open) ? pnstrdup(open + 1, close - open - 1) : pstrdup("");
+		p->also = obs_detail_tables(edata->detail);
 		s->preds = lappend(s->preds, p);
 		MemoryContextSwitchTo(old);
 	}
