@@ -21,6 +21,15 @@ ALTER TABLE t ADD COLUMN gv int GENERATED ALWAYS AS (id * 2) VIRTUAL;
 ALTER TABLE t ADD COLUMN gd int GENERATED ALWAYS AS (id * 2);
 ALTER TABLE t ADD COLUMN gs int GENERATED ALWAYS AS (id * 2) STORED;
 
+-- 18+: NOT NULL on a new virtual generated column is checked by computing
+-- it for every row; the recipe checks it with a CHECK constraint, NOT VALID
+-- then VALIDATE.  Changing a virtual column's type converts no data.
+ALTER TABLE t ADD COLUMN gvn int GENERATED ALWAYS AS (id * 2) VIRTUAL NOT NULL;
+ALTER TABLE t ADD COLUMN gvn int GENERATED ALWAYS AS (id * 2) VIRTUAL;
+ALTER TABLE t ADD CONSTRAINT gvn_nn CHECK (gvn IS NOT NULL) NOT VALID;
+ALTER TABLE t VALIDATE CONSTRAINT gvn_nn;
+ALTER TABLE t ALTER COLUMN gv TYPE bigint;
+
 -- 18+: a NOT ENFORCED constraint is not checked against existing rows.
 ALTER TABLE t ADD CONSTRAINT ne CHECK (id > 0) NOT ENFORCED;
 ALTER TABLE t ADD COLUMN c2 int CHECK (c2 > 0) NOT ENFORCED;

@@ -89,9 +89,12 @@
 #define MG_CONSTRAINT_IS_ENFORCED(con) ((con)->is_enforced)
 #define MG_GENERATED_IS_VIRTUAL(con) \
 	((con)->generated_kind == ATTRIBUTE_GENERATED_VIRTUAL)
+#define MG_ATTRIBUTE_IS_VIRTUAL(att) \
+	((att)->attgenerated == ATTRIBUTE_GENERATED_VIRTUAL)
 #else
 #define MG_CONSTRAINT_IS_ENFORCED(con) (true)
 #define MG_GENERATED_IS_VIRTUAL(con) (false)
+#define MG_ATTRIBUTE_IS_VIRTUAL(att) (false)
 #endif
 
 /* pg_constraint.conenforced is 18+; before, every constraint is enforced. */

@@ -747,6 +747,8 @@ mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
 	Node	   *raw_default = def->raw_default;
 	bool		identity = def->identity != '\0';
 	bool		generated_stored = def->generated == ATTRIBUTE_GENERATED_STORED;
+	bool		generated_virtual = false;
+	bool		not_null = def->is_not_null;
 	bool		serial = mg_is_serial_type(def->typeName);
 	List	   *checks = NIL;
 	List	   *foreign = NIL;
@@ -790,6 +792,11 @@ mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
 			case CONSTR_GENERATED:
 				if (!MG_GENERATED_IS_VIRTUAL(con))
 					generated_stored = true;
+				else
+					generated_virtual = true;
+				break;
+			case CONSTR_NOTNULL:
+				not_null = true;
 				break;
 			case CONSTR_PRIMARY:
 			case CONSTR_UNIQUE:
@@ -847,6 +854,17 @@ mg_rule_add_column(Relation rel, ColumnDef *def, LOCKMODE lockmode,
 					   psprintf("Adding column \"%s\" with a PRIMARY KEY or UNIQUE constraint builds an index over the whole table.",
 								def->colname),
 					   pstrdup("Add the column first, build the index with CREATE UNIQUE INDEX CONCURRENTLY, then add the constraint with ALTER TABLE ... ADD CONSTRAINT ... USING INDEX."));
+
+	/*
+	 * A virtual generated column has no stored value to prove NOT NULL
+	 * with: phase 3 computes it for every row (verify_new_notnull, 18+).
+	 */
+	if (generated_virtual && not_null)
+		mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, relid, recurse, NIL,
+					   lockmode,
+					   psprintf("Adding virtual generated column \"%s\" with NOT NULL computes it for every row to check it.",
+								def->colname),
+					   pstrdup("Add the column without NOT NULL, then ALTER TABLE ... ADD CONSTRAINT ... CHECK (column IS NOT NULL) NOT VALID, then ALTER TABLE ... VALIDATE CONSTRAINT, which does not block writes."));
 
 	if (checks != NIL)
 		mg_add_finding(analysis, MG_RULE_VALIDATION_SCAN, relid, recurse, NIL,
@@ -1182,6 +1200,7 @@ mg_rule_alter_column_type(Relation rel, AlterTableCmd *cmd, LOCKMODE lockmode,
 	ColumnDef  *def = castNode(ColumnDef, cmd->def);
 	HeapTuple	tp;
 	Form_pg_attribute att;
+	bool		virtual;
 	AttrNumber	attnum;
 	Oid			oldtype;
 	Oid			oldcoll;
@@ -1203,6 +1222,7 @@ mg_rule_alter_column_type(Relation rel, AlterTableCmd *cmd, LOCKMODE lockmode,
 		return;					/* PostgreSQL reports the missing column */
 	att = (Form_pg_attribute) GETSTRUCT(tp);
 	attnum = att->attnum;
+	virtual = MG_ATTRIBUTE_IS_VIRTUAL(att);
 	oldtype = att->atttypid;
 	oldcoll = att->attcollation;
 	var = makeVar(1, attnum, att->atttypid, att->atttypmod, att->attcollation, 0);
@@ -1226,7 +1246,9 @@ mg_rule_alter_column_type(Relation rel, AlterTableCmd *cmd, LOCKMODE lockmode,
 		!can_coerce_type(1, &oldtype, &targettype, COERCION_ASSIGNMENT))
 		return;					/* PostgreSQL reports the impossible cast */
 
-	if (transform == NULL || mg_column_change_requires_rewrite(transform, attnum))
+	/* A virtual generated column has no stored data to convert (18+). */
+	if (!virtual &&
+		(transform == NULL || mg_column_change_requires_rewrite(transform, attnum)))
 	{
 		mg_add_finding(analysis, MG_RULE_TABLE_REWRITE, relid, recurse, NIL, lockmode,
 					   psprintf("Changing the type of column \"%s\" from %s to %s converts every row, which rewrites the table and rebuilds its indexes.",

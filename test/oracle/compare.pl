@@ -92,7 +92,7 @@ my @report;          # lines for the findings file
 my $unexplained = 0;
 
 # ---- 1. outputs ----
-my $GUARD_WARNING = qr/^WARNING:  .*(?:would (?:rewrite|build an index|scan|keep invalid|modify|read|work on|bring the rows|write WAL)|would probably be cancelled)/;
+my $GUARD_WARNING = qr/^WARNING:  .*(?:would (?:rewrite|copy database|build an index|scan|keep invalid|modify|read|work on|bring the rows|write WAL)|would probably be cancelled)/;
 
 # Is a block of added lines made of the guard's warnings only?
 sub guard_lines_only
