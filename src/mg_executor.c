@@ -50,7 +50,6 @@
 #include "access/parallel.h"
 #include "access/relation.h"
 #include "access/xact.h"
-#include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
@@ -58,7 +57,6 @@
 #include "nodes/plannodes.h"
 #include "parser/parsetree.h"
 #include "storage/lock.h"
-#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -605,7 +603,7 @@ mg_executor_end(QueryDesc *queryDesc)
  * towards the transaction's total once it has run, and a COPY FROM into a
  * transaction already above the limit is judged before it starts, like a
  * DML statement estimated at no rows.  A COPY that PostgreSQL would refuse
- * for lack of INSERT privilege is left to it.
+ * to the role is left to it (mg_statement_permitted()).
  */
 static Oid
 mg_copy_from_target(const CopyStmt *stmt)
@@ -632,14 +630,7 @@ mg_backfill_before_copy(const CopyStmt *stmt, const char *statement)
 	if (mg_backfill_row_limit <= 0 || mg_xact_rows <= (uint64) mg_backfill_row_limit)
 		return;
 	relid = mg_copy_from_target(stmt);
-	if (!OidIsValid(relid))
-		return;
-	if (stmt->filename != NULL &&
-		!has_privs_of_role(GetUserId(), stmt->is_program ?
-						   ROLE_PG_EXECUTE_SERVER_PROGRAM :
-						   ROLE_PG_READ_SERVER_FILES))
-		return;
-	if (pg_class_aclcheck(relid, GetUserId(), ACL_INSERT) != ACLCHECK_OK)
+	if (!OidIsValid(relid) || !mg_statement_permitted((Node *) stmt))
 		return;
 	mg_measure(relid, true, &size);
 	memset(&d, 0, sizeof(d));

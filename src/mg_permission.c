@@ -580,6 +580,44 @@ mg_create_partition_permitted(CreateStmt *stmt)
 }
 
 /*
+ * COPY table TO / FROM: DoCopy() checks the server-file privileges first,
+ * then SELECT (TO) or INSERT (FROM) on the table or on the listed columns.
+ * COPY (query) has its query checked by the executor.
+ */
+static bool
+mg_copy_permitted(CopyStmt *stmt)
+{
+	Oid			roleid = GetUserId();
+	AclMode		mode = stmt->is_from ? ACL_INSERT : ACL_SELECT;
+	Oid			relid;
+	ListCell   *lc;
+
+	if (stmt->relation == NULL)
+		return true;
+	if (stmt->filename != NULL &&
+		!has_privs_of_role(roleid, stmt->is_program ? ROLE_PG_EXECUTE_SERVER_PROGRAM :
+						   stmt->is_from ? ROLE_PG_READ_SERVER_FILES :
+						   ROLE_PG_WRITE_SERVER_FILES))
+		return false;
+	relid = mg_lookup(stmt->relation);
+	if (!OidIsValid(relid))
+		return false;
+	if (pg_class_aclcheck(relid, roleid, mode) == ACLCHECK_OK)
+		return true;
+	if (stmt->attlist == NIL)
+		return pg_attribute_aclcheck_all(relid, roleid, mode, ACLMASK_ALL) == ACLCHECK_OK;
+	foreach(lc, stmt->attlist)
+	{
+		AttrNumber	attnum = get_attnum(relid, strVal(lfirst(lc)));
+
+		if (attnum == InvalidAttrNumber ||
+			pg_attribute_aclcheck(relid, attnum, roleid, mode) != ACLCHECK_OK)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Would PostgreSQL let the current role run this statement, as far as
  * privileges, ownership and the existence of its objects go?  Called
  * before any rule looks at the statement.
@@ -612,6 +650,8 @@ mg_statement_permitted(Node *stmt)
 			return mg_alter_domain_permitted((AlterDomainStmt *) stmt);
 		case T_CreateStmt:
 			return mg_create_partition_permitted((CreateStmt *) stmt);
+		case T_CopyStmt:
+			return mg_copy_permitted((CopyStmt *) stmt);
 		default:
 			return true;
 	}
