@@ -181,8 +181,6 @@ mg_audit_define_gucs(void)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
-
-	mg_audit_copy_define_guc();
 }
 
 /*---- shared memory ----*/
@@ -449,7 +447,6 @@ mg_audit_install_hooks(void)
 #endif
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = mg_audit_shmem_startup;
-	mg_audit_copy_register();
 }
 
 /*---- numbering ----*/

@@ -169,8 +169,6 @@ extern Oid	mg_audit_copy_dboid(Oid set, bool do_set);
 
 /* mg_audit_copy.c */
 extern char *mg_audit_database;
-extern void mg_audit_copy_define_guc(void);
-extern void mg_audit_copy_register(void);
 extern void mg_audit_copy_reset_table(void);
 
 /* mg_audit_sql.c */

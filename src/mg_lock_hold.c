@@ -354,6 +354,30 @@ mg_lock_hold_simulate(Oid relid, LOCKMODE mode, const char *relname,
 	mg_hold_sim.statement = statement;
 }
 
+/*
+ * Rule held_lock_work for a utility statement whose work, described by
+ * "work" (a DETAIL sentence), grows with relid's size: a finding if the
+ * transaction holds a write-blocking lock, judged as if the statement took
+ * it.  Returns whether there was one.
+ */
+bool
+mg_add_held_lock_finding(MGAnalysis *analysis, Oid relid, bool recurse,
+						 const char *work, char *hint)
+{
+	Oid			held_relid;
+	LOCKMODE	held_mode;
+	const char *held_relname;
+	const char *held_stmt;
+
+	if (!mg_lock_hold_current(&held_relid, &held_mode, &held_relname, &held_stmt))
+		return false;
+	mg_add_finding(analysis, MG_RULE_HELD_LOCK_WORK, relid, recurse, NIL, held_mode,
+				   psprintf("%s  The transaction already holds %s lock on \"%s\", taken by \"%s\", until it ends.",
+							work, mg_lockmode_name(held_mode), held_relname, held_stmt),
+				   hint);
+	return true;
+}
+
 /* Is check() analysing a statement as if a lock of its script were held? */
 bool
 mg_lock_hold_simulated(void)

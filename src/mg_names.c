@@ -3,7 +3,8 @@
  * mg_names.c
  *		The rules' names and fixed properties, lock modes and verdicts as
  *		errors and the audit spell them, lock mode names parsed back, user
- *		values quoted for an error.
+ *		values quoted for an error, and a finding's HINT (its recipe and
+ *		the settings that enforce it).
  *
  * The lowest level: these functions call no other file of the extension,
  * so that the audit, the policy, the lock code and the SQL functions can
@@ -20,6 +21,7 @@
 
 #include "mb/pg_wchar.h"
 #include "storage/lock.h"
+#include "utils/guc.h"
 
 #include "migration_guard.h"
 #include "mg_compat.h"
@@ -238,4 +240,27 @@ mg_parse_lock_mode(const char *name)
 			errmsg("unrecognized lock mode: \"%s\"", mg_quote_arg(name, 64)),
 			errhint("Use a mode as pg_locks spells it, such as \"AccessExclusiveLock\" or \"ShareLock\"."));
 	return NoLock;				/* keep compiler quiet */
+}
+
+/*
+ * The HINT: the safe recipe, and for a rejection the settings enforcing it.
+ */
+char *
+mg_finding_hint(const MGFinding *f, bool enforced)
+{
+	const char *restore = "";
+
+	/*
+	 * The online recipes do not apply to a restore, which builds every
+	 * index of a freshly loaded table: say how a DBA restores instead.
+	 * pg_restore always identifies itself (fallback_application_name).
+	 */
+	if (enforced && application_name != NULL &&
+		strcmp(application_name, "pg_restore") == 0)
+		restore = "  To restore a dump, run pg_restore as a superuser with PGOPTIONS='-c migration_guard.mode=off' (audited), or restore with --single-transaction; see \"Dump and restore\" in the migration_guard README.";
+	if (enforced)
+		return psprintf("%s  Rule \"%s\" is enforced by \"migration_guard.mode\" and \"%s\".%s",
+						f->hint, mg_rule_name(f->rule), mg_rule_guc_name(f->rule),
+						restore);
+	return pstrdup(f->hint);
 }

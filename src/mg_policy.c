@@ -176,29 +176,6 @@ mg_finding_message(const MGAnalysis *analysis, const MGFinding *f)
 }
 
 /*
- * The HINT: the safe recipe, and for a rejection the settings enforcing it.
- */
-char *
-mg_finding_hint(const MGFinding *f, bool enforced)
-{
-	const char *restore = "";
-
-	/*
-	 * The online recipes do not apply to a restore, which builds every
-	 * index of a freshly loaded table: say how a DBA restores instead.
-	 * pg_restore always identifies itself (fallback_application_name).
-	 */
-	if (enforced && application_name != NULL &&
-		strcmp(application_name, "pg_restore") == 0)
-		restore = "  To restore a dump, run pg_restore as a superuser with PGOPTIONS='-c migration_guard.mode=off' (audited), or restore with --single-transaction; see \"Dump and restore\" in the migration_guard README.";
-	if (enforced)
-		return psprintf("%s  Rule \"%s\" is enforced by \"migration_guard.mode\" and \"%s\".%s",
-						f->hint, mg_rule_name(f->rule), mg_rule_guc_name(f->rule),
-						restore);
-	return pstrdup(f->hint);
-}
-
-/*
  * Report one big finding at the given level (ERROR or WARNING).  The texts
  * are built by the functions above, which migration_guard.check() uses too.
  */

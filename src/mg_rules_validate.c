@@ -67,11 +67,6 @@ void
 mg_rule_validate_constraint(Relation rel, const char *conname, LOCKMODE lockmode,
 							bool recurse, MGAnalysis *analysis)
 {
-	Oid			held_relid;
-	LOCKMODE	held_mode;
-	const char *held_relname;
-	const char *held_stmt;
-
 	if (!mg_constraint_needs_validation(rel, conname))
 		return;
 
@@ -84,11 +79,7 @@ mg_rule_validate_constraint(Relation rel, const char *conname, LOCKMODE lockmode
 		return;
 	}
 
-	if (!mg_lock_hold_current(&held_relid, &held_mode, &held_relname, &held_stmt))
-		return;
-	mg_add_finding(analysis, MG_RULE_HELD_LOCK_WORK, RelationGetRelid(rel),
-				   recurse, NIL, held_mode,
-				   psprintf("VALIDATE CONSTRAINT checks every row of the table.  The transaction already holds %s lock on \"%s\", taken by \"%s\", until it ends.",
-							mg_lockmode_name(held_mode), held_relname, held_stmt),
-				   pstrdup("Commit the transaction that took the lock first, then run VALIDATE CONSTRAINT in a transaction of its own: it then takes only SHARE UPDATE EXCLUSIVE lock, which does not block writes."));
+	(void) mg_add_held_lock_finding(analysis, RelationGetRelid(rel), recurse,
+									"VALIDATE CONSTRAINT checks every row of the table.",
+									pstrdup("Commit the transaction that took the lock first, then run VALIDATE CONSTRAINT in a transaction of its own: it then takes only SHARE UPDATE EXCLUSIVE lock, which does not block writes."));
 }

@@ -261,6 +261,7 @@ mg_define_gucs(void)
 
 	mg_define_window_gucs();
 	mg_audit_define_gucs();
+	mg_audit_copy_define_guc();
 	mg_lock_hold_init();
 	mg_define_lock_wait_gucs();
 	mg_define_replica_gucs();
@@ -285,6 +286,7 @@ _PG_init(void)
 	mg_preloaded = true;
 	mg_define_gucs();
 	mg_audit_install_hooks();
+	mg_audit_copy_register();
 	mg_install_hooks();
 	mg_executor_install_hooks();
 }

@@ -232,6 +232,10 @@ extern bool mg_log_decisions;
 extern char *mg_override_reason;
 extern void mg_audit_define_gucs(void);
 extern void mg_audit_install_hooks(void);
+
+/* mg_audit_copy.c: the copy of the trail into migration_guard.audit_log */
+extern void mg_audit_copy_define_guc(void);
+extern void mg_audit_copy_register(void);
 extern uint64 mg_audit_decision(const MGDecision *d);
 extern uint64 mg_audit_lock_wait(const char *command, const char *statement,
 								 const char *relation, LOCKMODE lockmode,
@@ -262,6 +266,8 @@ extern bool mg_lock_hold_current(Oid *relid, LOCKMODE *mode,
 extern void mg_lock_hold_simulate(Oid relid, LOCKMODE mode, const char *relname,
 								  const char *statement);
 extern bool mg_lock_hold_simulated(void);
+extern bool mg_add_held_lock_finding(MGAnalysis *analysis, Oid relid,
+									 bool recurse, const char *work, char *hint);
 
 /* mg_executor.c */
 extern int	mg_backfill_row_limit;
@@ -281,6 +287,7 @@ extern const char *mg_verdict_name(MGVerdict verdict);
 extern const char *mg_verdict_mode_name(void);
 extern LOCKMODE mg_parse_lock_mode(const char *name);
 extern char *mg_quote_arg(const char *s, int max_bytes);
+extern char *mg_finding_hint(const MGFinding *f, bool enforced);
 
 /* mg_encoding.c */
 extern char *mg_text_replace_unconvertible(const char *s, int src, int dst,
@@ -348,7 +355,6 @@ extern bool mg_decide(const MGAnalysis *analysis, const MGFinding *f,
 extern char *mg_finding_message(const MGAnalysis *analysis, const MGFinding *f);
 extern char *mg_finding_detail(const MGFinding *f, const MGRelSize *size,
 							   int64 wal_bytes);
-extern char *mg_finding_hint(const MGFinding *f, bool enforced);
 extern char *mg_finding_object_name(const MGFinding *f);
 
 /* mg_size.c */
